@@ -1,0 +1,4 @@
+// Command oci-run is the runc-compatible runtime CLI (placeholder).
+package main
+
+func main() {}

@@ -1,0 +1,101 @@
+// Package syncsock is the message channel between oci-run and the stages of
+// a chain: one SOCK_SEQPACKET socket pair, one JSON object per packet. The
+// stage end is inherited down the chain (OCI_SYNC_FD), so every stage, on
+// either side of the namespace boundary, talks to the same runtime process.
+package syncsock
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message types.
+const (
+	// TypePid carries the host pid of the container's first process.
+	TypePid = "pid"
+	// TypeReady says the chain is set up and waits on the exec fifo.
+	TypeReady = "ready"
+	// TypeError carries a stage's fatal error; the stage exits after it.
+	TypeError = "error"
+	// TypeHook asks the runtime to run the hooks of one phase and to answer
+	// with TypeContinue (or TypeError) when they are done.
+	TypeHook = "hook"
+	// TypeContinue answers TypeHook.
+	TypeContinue = "continue"
+)
+
+// Message is one packet.
+type Message struct {
+	Type  string `json:"type"`
+	Stage string `json:"stage,omitempty"`
+	Pid   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+	Hook  string `json:"hook,omitempty"`
+}
+
+// Conn is one end of the socket pair.
+type Conn struct {
+	f *os.File
+}
+
+// maxMessage bounds one packet; errors are single lines, so this is ample.
+const maxMessage = 64 << 10
+
+// Pair makes a connected pair: the runtime keeps the first end and hands
+// the second to the chain. Both ends are close-on-exec; the caller clears
+// the flag on the end it passes down.
+func Pair() (runtime, stage *Conn, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return &Conn{os.NewFile(uintptr(fds[0]), "sync-runtime")}, &Conn{os.NewFile(uintptr(fds[1]), "sync-stage")}, nil
+}
+
+// FromFD wraps an inherited descriptor.
+func FromFD(fd int) *Conn { return &Conn{os.NewFile(uintptr(fd), "sync")} }
+
+// File is the underlying descriptor.
+func (c *Conn) File() *os.File { return c.f }
+
+// Send writes one message.
+func (c *Conn) Send(m Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := unix.Write(int(c.f.Fd()), b); err != nil {
+		return fmt.Errorf("sync socket: send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// Recv reads one message; io.EOF when every peer has closed its end.
+func (c *Conn) Recv() (Message, error) {
+	buf := make([]byte, maxMessage)
+	for {
+		n, err := unix.Read(int(c.f.Fd()), buf)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return Message{}, fmt.Errorf("sync socket: receive: %w", err)
+		}
+		if n == 0 {
+			return Message{}, io.EOF
+		}
+		var m Message
+		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			return Message{}, fmt.Errorf("sync socket: bad message %q: %w", buf[:n], err)
+		}
+		return m, nil
+	}
+}
+
+// Close closes this end.
+func (c *Conn) Close() error { return c.f.Close() }
