@@ -42,14 +42,14 @@ type BlkioEntry struct {
 }
 
 type Blkio struct {
-	IoServiceBytesRecursive []BlkioEntry       `json:"ioServiceBytesRecursive,omitempty"`
-	IoServicedRecursive     []BlkioEntry       `json:"ioServicedRecursive,omitempty"`
-	IoQueuedRecursive       []BlkioEntry       `json:"ioQueueRecursive,omitempty"`
-	IoServiceTimeRecursive  []BlkioEntry       `json:"ioServiceTimeRecursive,omitempty"`
-	IoWaitTimeRecursive     []BlkioEntry       `json:"ioWaitTimeRecursive,omitempty"`
-	IoMergedRecursive       []BlkioEntry       `json:"ioMergedRecursive,omitempty"`
-	IoTimeRecursive         []BlkioEntry       `json:"ioTimeRecursive,omitempty"`
-	SectorsRecursive        []BlkioEntry       `json:"sectorsRecursive,omitempty"`
+	IoServiceBytesRecursive []BlkioEntry      `json:"ioServiceBytesRecursive,omitempty"`
+	IoServicedRecursive     []BlkioEntry      `json:"ioServicedRecursive,omitempty"`
+	IoQueuedRecursive       []BlkioEntry      `json:"ioQueueRecursive,omitempty"`
+	IoServiceTimeRecursive  []BlkioEntry      `json:"ioServiceTimeRecursive,omitempty"`
+	IoWaitTimeRecursive     []BlkioEntry      `json:"ioWaitTimeRecursive,omitempty"`
+	IoMergedRecursive       []BlkioEntry      `json:"ioMergedRecursive,omitempty"`
+	IoTimeRecursive         []BlkioEntry      `json:"ioTimeRecursive,omitempty"`
+	SectorsRecursive        []BlkioEntry      `json:"sectorsRecursive,omitempty"`
 	PSI                     *cgroups.PSIStats `json:"psi,omitempty"`
 }
 

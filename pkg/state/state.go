@@ -53,7 +53,7 @@ type State struct {
 	// CgroupPaths are recorded before the chain runs, so delete can remove
 	// what a killed create left behind.
 	CgroupPaths cgroup.Paths `json:"cgroupPaths"`
-	Systemd     bool              `json:"systemd,omitempty"`
+	Systemd     bool         `json:"systemd,omitempty"`
 	// Creator identifies the `create` process while status is creating.
 	Creator      int    `json:"creator,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
