@@ -123,12 +123,13 @@ func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 				}
 			}
 		}
-		if r.Pids != nil {
+		// A limit of 0 is "not set": runtime-spec before 1.3 had a plain
+		// int64 there and clients built against it (docker, containerd)
+		// send 0 for no limit, which runc 1.1 skips.
+		if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit != 0 {
 			need("linux.resources.pids", "pids")
-			if r.Pids.Limit != nil {
-				l := *r.Pids.Limit
-				res.PidsLimit = &l
-			}
+			l := *r.Pids.Limit
+			res.PidsLimit = &l
 		}
 		if b := r.BlockIO; b != nil {
 			need("linux.resources.blockIO", "blkio")
