@@ -20,6 +20,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/cgroup"
 	"github.com/oci-run/oci-run/pkg/proc"
 )
 
@@ -51,8 +52,8 @@ type State struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// CgroupPaths are recorded before the chain runs, so delete can remove
 	// what a killed create left behind.
-	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
-	Systemd     bool              `json:"systemd,omitempty"`
+	CgroupPaths cgroup.Paths `json:"cgroupPaths"`
+	Systemd     bool         `json:"systemd,omitempty"`
 	// Creator identifies the `create` process while status is creating.
 	Creator      int    `json:"creator,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
