@@ -79,6 +79,18 @@ func finish(p *Plan) error {
 			return fmt.Errorf("linux.rootfsPropagation: make / %s: %w", *p.RootPropagation, err)
 		}
 	}
+	// The cwd is created while the root may still be written (runc does
+	// the same), and entered by handle: it is inside the new root.
+	if p.Cwd != "" {
+		d, err := securepath.MkdirAll(root, p.Cwd, 0o755)
+		if err != nil {
+			return fmt.Errorf("process.cwd: %w", err)
+		}
+		defer d.Close()
+		if err := unix.Fchdir(int(d.Fd())); err != nil {
+			return fmt.Errorf("process.cwd: chdir %s: %w", p.Cwd, err)
+		}
+	}
 	if err := sysctl.Apply("/proc/sys", p.Sysctl); err != nil {
 		return err
 	}
@@ -100,16 +112,6 @@ func finish(p *Plan) error {
 	if p.Readonly {
 		if err := setReadonly(root, "/"); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
-		}
-	}
-	if p.Cwd != "" {
-		d, err := securepath.MkdirAll(root, p.Cwd, 0o755)
-		if err != nil {
-			return fmt.Errorf("process.cwd: %w", err)
-		}
-		defer d.Close()
-		if err := unix.Fchdir(int(d.Fd())); err != nil {
-			return fmt.Errorf("process.cwd: chdir %s: %w", p.Cwd, err)
 		}
 	}
 	return nil
