@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/devices"
+	"github.com/oci-run/oci-run/pkg/idmap"
 	"github.com/oci-run/oci-run/pkg/mountopt"
 	"github.com/oci-run/oci-run/pkg/securepath"
 	"github.com/oci-run/oci-run/pkg/sysctl"
@@ -174,16 +175,17 @@ func (a *applier) bindFrom(m *Mount, dirfd int, path string, dest *os.File) erro
 	if path == "" {
 		flags |= unix.AT_EMPTY_PATH
 	}
-	tree, err := unix.OpenTree(dirfd, path, flags)
+	var tree int
+	var err error
+	if m.Opts.IDMap || m.Opts.RIDMap {
+		tree, err = idmappedTree(m, path)
+	} else {
+		tree, err = unix.OpenTree(dirfd, path, flags)
+	}
 	if err != nil {
 		return fmt.Errorf("open_tree: %w", err)
 	}
 	defer unix.Close(tree)
-	if m.Opts.IDMap || m.Opts.RIDMap {
-		if err := idmapTree(tree, m); err != nil {
-			return err
-		}
-	}
 	if err := setAttrs(tree, m.Opts); err != nil {
 		return err
 	}
@@ -191,6 +193,31 @@ func (a *applier) bindFrom(m *Mount, dirfd int, path string, dest *os.File) erro
 		return err
 	}
 	return propagate(tree, m.Opts)
+}
+
+// idmappedTree is the detached idmapped copy of m's source: handed down
+// by the host side (OCI_MOUNT_FDS), or made here when this process has the
+// privilege (no user namespace of its own).
+func idmappedTree(m *Mount, source string) (int, error) {
+	if fd, ok := idmap.Handed(m.Index); ok {
+		// A copy: the handed descriptor itself is closed with the rest
+		// of them (idmap.CloseHanded) before the next exec.
+		return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	}
+	t, err := idmap.Tree(source, m.Opts.RIDMap, m.UIDMappings, m.GIDMappings)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return -1, fmt.Errorf("%w (in a user namespace, the runtime must prepare idmapped mounts before the clone and pass them in %s)", err, idmap.EnvMountFDs)
+		}
+		return -1, err
+	}
+	fd, err := unix.Dup(int(t.Fd()))
+	t.Close()
+	if err != nil {
+		return -1, err
+	}
+	unix.CloseOnExec(fd)
+	return fd, nil
 }
 
 func (a *applier) newMount(m *Mount) error {

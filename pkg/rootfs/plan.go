@@ -47,7 +47,8 @@ func (k Kind) String() string {
 
 // Mount is one entry of mounts[], resolved.
 type Mount struct {
-	// Field is the spec path of the entry ("mounts[3]") for errors.
+	// Index in mounts[]; Field is its spec path ("mounts[3]") for errors.
+	Index       int
 	Field       string
 	Kind        Kind
 	Type        string
@@ -253,7 +254,7 @@ func buildMount(s *specs.Spec, bundle string, i int, m specs.Mount) (Mount, erro
 	if err != nil {
 		return Mount{}, fmt.Errorf("%s.%w", f, err)
 	}
-	pm := Mount{Field: f, Type: m.Type, Source: m.Source, Destination: dest, Opts: opts}
+	pm := Mount{Index: i, Field: f, Type: m.Type, Source: m.Source, Destination: dest, Opts: opts}
 	switch {
 	case opts.Remount:
 		pm.Kind = KindRemount

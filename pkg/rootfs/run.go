@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/exeseal"
+	"github.com/oci-run/oci-run/pkg/idmap"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
@@ -35,7 +36,9 @@ func Run(s *stage.Stage, o Options) error {
 	if err := sealStages(s.NextStages()); err != nil {
 		return err
 	}
-	if err := Apply(p, nil); err != nil {
+	err = Apply(p, nil)
+	idmap.CloseHanded()
+	if err != nil {
 		return err
 	}
 	return s.ExecNext()
