@@ -188,4 +188,3 @@ func TestSymlinkSwapRace(t *testing.T) {
 		t.Errorf("host directory changed:\nbefore %v\nafter  %v", before, after)
 	}
 }
-

@@ -184,4 +184,3 @@ func TestMountOptionErrors(t *testing.T) {
 		t.Errorf("got %q", msg)
 	}
 }
-
