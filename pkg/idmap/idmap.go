@@ -31,16 +31,22 @@ const EnvMountFDs = "OCI_MOUNT_FDS"
 // UsernsFD returns a descriptor of a new user namespace with the given
 // mappings, made by a child that is stopped before it runs anything (it
 // is traced and stops at exec) and killed once the namespace is open.
+//
+// The child's /proc entries are reached through a procfs instance of
+// this process's own pid namespace: oci-mount runs as pid 1 of a new
+// one while /proc still shows the host's.
 func UsernsFD(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+	proc, err := ownProcfs()
+	if err != nil {
+		return nil, fmt.Errorf("user namespace for idmap: %w", err)
+	}
+	defer unix.Close(proc)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	// /proc/self/exe also names a binary run from a sealed memfd.
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"idmap-userns"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Cloneflags:  syscall.CLONE_NEWUSER,
-		UidMappings: convert(uids),
-		GidMappings: convert(gids),
+		Cloneflags: syscall.CLONE_NEWUSER,
 		// Stops at its execve with SIGTRAP: the namespace exists and
 		// nothing of ours runs in it.
 		Ptrace:    true,
@@ -53,19 +59,53 @@ func UsernsFD(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	}()
-	f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/user")
+	pid := strconv.Itoa(cmd.Process.Pid)
+	if err := writeAt(proc, pid+"/uid_map", format(uids)); err != nil {
+		return nil, fmt.Errorf("user namespace for idmap: uid_map: %w", err)
+	}
+	if err := writeAt(proc, pid+"/gid_map", format(gids)); err != nil {
+		return nil, fmt.Errorf("user namespace for idmap: gid_map: %w", err)
+	}
+	fd, err := unix.Openat(proc, pid+"/ns/user", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("user namespace for idmap: %w", err)
 	}
-	return f, nil
+	return os.NewFile(uintptr(fd), "userns"), nil
 }
 
-func convert(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	out := make([]syscall.SysProcIDMap, len(m))
-	for i, x := range m {
-		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+// ownProcfs is a detached procfs mount of the caller's pid namespace.
+func ownProcfs() (int, error) {
+	fsfd, err := unix.Fsopen("proc", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen proc: %w", err)
 	}
-	return out
+	defer unix.Close(fsfd)
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("create proc: %w", err)
+	}
+	mnt, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount proc: %w", err)
+	}
+	return mnt, nil
+}
+
+func writeAt(dir int, name, data string) error {
+	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Write(fd, []byte(data))
+	return err
+}
+
+func format(m []specs.LinuxIDMapping) string {
+	var b strings.Builder
+	for _, x := range m {
+		fmt.Fprintf(&b, "%d %d %d\n", x.ContainerID, x.HostID, x.Size)
+	}
+	return b.String()
 }
 
 // Tree returns a detached, idmapped copy of the mount tree at source

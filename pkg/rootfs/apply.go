@@ -75,11 +75,6 @@ func finish(p *Plan) error {
 		return err
 	}
 	defer root.Close()
-	if p.RootPropagation != nil {
-		if err := setPropagation(unix.AT_FDCWD, "/", *p.RootPropagation); err != nil {
-			return fmt.Errorf("linux.rootfsPropagation: make / %s: %w", *p.RootPropagation, err)
-		}
-	}
 	// The cwd is created while the root may still be written (runc does
 	// the same), and entered by handle: it is inside the new root.
 	if p.Cwd != "" {
@@ -113,6 +108,13 @@ func finish(p *Plan) error {
 	if p.Readonly {
 		if err := setReadonly(root, "/"); err != nil {
 			return fmt.Errorf("root.readonly: %w", err)
+		}
+	}
+	// Last: an unbindable root would refuse the binds of the read-only
+	// and masked paths above.
+	if p.RootPropagation != nil {
+		if err := setPropagation(unix.AT_FDCWD, "/", *p.RootPropagation); err != nil {
+			return fmt.Errorf("linux.rootfsPropagation: make / %s: %w", *p.RootPropagation, err)
 		}
 	}
 	return nil

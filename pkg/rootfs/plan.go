@@ -125,10 +125,15 @@ func Build(s *specs.Spec, bundle string, o Options) (*Plan, error) {
 			return nil, fmt.Errorf("linux.rootfsPropagation: %q is not one of shared, slave, private, unbindable (or their r- forms)", l.RootfsPropagation)
 		}
 		p.RootPropagation = &prop
-		// runc applies the requested propagation instead of rslave
-		// before preparing the rootfs; the rootfs parent is made private
-		// either way, so the container's own mounts never reach the host.
-		p.HostPropagation = prop
+		// runc applies a shared propagation to the whole tree before
+		// preparing the rootfs, so bind mounts of shared host mounts
+		// stay peers of the host's (bidirectional propagation). The
+		// rootfs parent is made private either way: the container's own
+		// mounts never reach the host. Any other propagation is for the
+		// container's root only; the tree stays rslave.
+		if prop.Type == unix.MS_SHARED {
+			p.HostPropagation = prop
+		}
 	}
 	_, p.UserNS = spec.HasNamespace(s, specs.UserNamespace)
 	_, p.CgroupNS = spec.HasNamespace(s, specs.CgroupNamespace)

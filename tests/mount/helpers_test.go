@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -30,6 +31,10 @@ type run struct {
 	Args []string
 	// Next replaces the default "/bin/sh -c script" after "--".
 	Next []string
+	// UserNS starts oci-mount the way oci-unshare does, with clone(2)
+	// flags and id maps written by the parent (unshare(1) would need
+	// newuidmap for ranges), instead of through unshare(1).
+	UserNS *syscall.SysProcAttr
 }
 
 type result struct {
@@ -70,6 +75,10 @@ func container(t *testing.T, s *specs.Spec, script string, r run) result {
 	argv = append(argv, next...)
 	before := testutil.Mounts(t)
 	cmd := exec.Command("unshare", argv...)
+	if r.UserNS != nil {
+		cmd = exec.Command(argv[3+len(r.Unshare)], argv[4+len(r.Unshare):]...)
+		cmd.SysProcAttr = r.UserNS
+	}
 	cmd.ExtraFiles = []*os.File{f}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -228,4 +237,14 @@ func runNoUnshareSpec(t *testing.T, s *specs.Spec, script string) result {
 		t.Errorf("host mount table changed:\nbefore: %v\nafter:  %v", before, after)
 	}
 	return result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// userNS is a clone into new user (ids 0-65535 mapped to the same host
+// ids), mount, pid and ipc namespaces.
+func userNS() *syscall.SysProcAttr {
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 65536}}
+	return &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWIPC,
+		UidMappings: m, GidMappings: m,
+	}
 }
