@@ -126,6 +126,10 @@ func Run(s *stage.Stage, o Options) error {
 	if err := applyLSM(p); err != nil {
 		return err
 	}
+	chdirLater, err := prepareUser(p)
+	if err != nil {
+		return err
+	}
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// before the capabilities go (the profile then has to allow what
 	// follows: setgroups, setresgid, setresuid, capset, prctl, ...).
@@ -134,7 +138,7 @@ func Run(s *stage.Stage, o Options) error {
 			return err
 		}
 	}
-	if err := becomeUser(p); err != nil {
+	if err := becomeUser(p, chdirLater); err != nil {
 		return err
 	}
 	if p.NoNewPrivileges {
@@ -332,27 +336,43 @@ func lookPath(prog, path string) (string, error) {
 	return name, nil
 }
 
-// becomeUser drops the bounding set, switches to the user keeping the
-// permitted capabilities across the switch, changes to cwd, and sets the
-// capability sets, in runc's finalizeNamespace order.
-func becomeUser(p *Plan) error {
+// prepareUser does, before the seccomp filter, what becoming the user
+// needs that a profile should not have to allow: the first chdir, the
+// bounding set (dropping it needs CAP_SETPCAP, not the user switch), the
+// ownership of stdio and the check of /proc/self/setgroups. It returns
+// whether cwd still has to be entered as the user.
+func prepareUser(p *Plan) (chdirLater bool, err error) {
 	// Try cwd as root first: a directory the runtime can reach and the
 	// user cannot still works; on EACCES try again as the user (a
 	// root-squashed volume may be reachable by the user only).
-	chdirLater := false
 	if err := unix.Chdir(p.Cwd); err != nil {
 		if !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("process.cwd: chdir to %q: %w", p.Cwd, err)
+			return false, fmt.Errorf("process.cwd: chdir to %q: %w", p.Cwd, err)
 		}
 		chdirLater = true
 	}
 	if err := capability.DropBounding(p.Caps.Bounding, p.LastCap); err != nil {
-		return fmt.Errorf("process.capabilities.bounding: %w", err)
-	}
-	if err := capability.KeepCaps(true); err != nil {
-		return err
+		return false, fmt.Errorf("process.capabilities.bounding: %w", err)
 	}
 	if err := user.FixStdio(p.Identity.UID); err != nil {
+		return false, err
+	}
+	if !user.SetgroupsAllowed() {
+		if len(p.Identity.Groups) > 0 {
+			return false, errors.New("process.user.additionalGids: setgroups is denied in this user namespace (/proc/self/setgroups)")
+		}
+		p.Identity.KeepGroups = true
+	}
+	return chdirLater, nil
+}
+
+// becomeUser switches to the user keeping the permitted capabilities
+// across the switch, enters cwd if that had to wait, and sets the
+// capability sets, in runc's finalizeNamespace order. Without
+// no_new_privs it runs under the seccomp filter: prctl, setgroups,
+// setresgid, setresuid, capset (and chdir when it had to wait).
+func becomeUser(p *Plan, chdirLater bool) error {
+	if err := capability.KeepCaps(true); err != nil {
 		return err
 	}
 	if err := user.Switch(p.Identity); err != nil {

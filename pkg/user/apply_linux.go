@@ -18,8 +18,10 @@ import (
 // seccomp filter installed before this point. The caller execs from this
 // thread, so the new process gets exactly these credentials.
 func Switch(id Identity) error {
-	if err := setgroups(id.Groups); err != nil {
-		return err
+	if !id.KeepGroups {
+		if err := setgroups(id.Groups); err != nil {
+			return err
+		}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id.GID), uintptr(id.GID), uintptr(id.GID)); e != 0 {
 		return fmt.Errorf("process.user.gid: setresgid(%d): %w%s", id.GID, e, mappingHint(e, "gid"))
@@ -37,17 +39,16 @@ func mappingHint(e unix.Errno, what string) string {
 	return ""
 }
 
-// setgroups sets the supplementary groups. In a user namespace whose
-// /proc/self/setgroups says "deny" (an unprivileged one) the call is not
-// allowed: like runc, the inherited groups are left alone then, unless the
-// configuration asks for groups explicitly.
+// SetgroupsAllowed reports whether setgroups(2) may be called: not in a
+// user namespace whose /proc/self/setgroups says "deny" (an unprivileged
+// one). Like runc, the inherited groups are then left alone, which is an
+// error only when the configuration asks for groups.
+func SetgroupsAllowed() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err != nil || string(bytes.TrimSpace(b)) != "deny"
+}
+
 func setgroups(groups []int) error {
-	if b, err := os.ReadFile("/proc/self/setgroups"); err == nil && string(bytes.TrimSpace(b)) == "deny" {
-		if len(groups) > 0 {
-			return errors.New("process.user.additionalGids: setgroups is denied in this user namespace (/proc/self/setgroups)")
-		}
-		return nil
-	}
 	gids := make([]uint32, len(groups))
 	for i, g := range groups {
 		gids[i] = uint32(g)

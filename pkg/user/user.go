@@ -23,6 +23,9 @@ import (
 type Identity struct {
 	UID, GID int
 	Groups   []int
+	// KeepGroups leaves the inherited supplementary groups (setgroups is
+	// denied in an unprivileged user namespace).
+	KeepGroups bool
 	// Home is the passwd home of UID, "/" when there is no entry.
 	Home string
 	// Umask is process.user.umask, 0022 when unset (runc's default).
