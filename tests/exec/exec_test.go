@@ -149,9 +149,13 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"capability this host lacks", func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_RESOURCE")
 		}, "oci-exec: process.capabilities.bounding[3]: CAP_SYS_RESOURCE is not in the runtime's bounding set: this host does not grant it"},
-		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_TEST", Hard: 1024, Soft: 1024}} },
+		{"unknown rlimit", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_TEST", Hard: 1024, Soft: 1024}}
+		},
 			`oci-exec: process.rlimits[0].type: unknown resource "RLIMIT_TEST"`},
-		{"soft above hard", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 2048}} },
+		{"soft above hard", func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 2048}}
+		},
 			"oci-exec: process.rlimits[0]: soft limit 2048 is above hard limit 1024"},
 		{"apparmor on a host without it", func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
 			`oci-exec: process.apparmorProfile: "docker-default": AppArmor is not enabled on this host`},
