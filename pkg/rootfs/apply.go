@@ -664,4 +664,3 @@ func setReadonly(root *os.File, p string) error {
 	defer h.Close()
 	return mountSetattr(int(h.Fd()), false, unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
-
