@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -96,7 +95,11 @@ func finish(p *Plan) error {
 		}
 	}
 	for i, mp := range p.MaskedPaths {
-		if err := maskPath(root, mp, p.MountLabel); err != nil {
+		label := ""
+		if selinuxEnabled() {
+			label = p.MountLabel
+		}
+		if err := maskPath(root, mp, label); err != nil {
 			return fmt.Errorf("linux.maskedPaths[%d]: %w", i, err)
 		}
 	}
@@ -228,9 +231,12 @@ func (a *applier) newMount(m *Mount) error {
 		return err
 	}
 	defer dest.Close()
+	if err := checkLabels(m); err != nil {
+		return err
+	}
 	label := ""
-	if a.p.MountLabel != "" && labelTakesContext(m.Type) {
-		label = a.p.MountLabel
+	if labelTakesContext(m.Type) {
+		label = a.mountLabel()
 	}
 	mnt, err := newFS(m.Type, m.Source, m.Opts, label)
 	if m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
@@ -658,5 +664,3 @@ func setReadonly(root *os.File, p string) error {
 	defer h.Close()
 	return mountSetattr(int(h.Fd()), false, unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 }
-
-var _ = filepath.Join

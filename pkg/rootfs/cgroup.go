@@ -164,7 +164,7 @@ func (a *applier) cgroup(m *Mount) error {
 		Attr:   mountopt.Attr{Set: cgroupDefaultAttrs | (m.Opts.Attr.Set &^ unix.MOUNT_ATTR_RDONLY), Atime: m.Opts.Attr.Atime, AtimeSet: m.Opts.Attr.AtimeSet},
 		Params: []mountopt.Param{{Key: "mode", Value: "755"}},
 	}
-	tmp, err := newFS("tmpfs", "tmpfs", tmpfsOpts, a.p.MountLabel)
+	tmp, err := newFS("tmpfs", "tmpfs", tmpfsOpts, a.mountLabel())
 	if err != nil {
 		return err
 	}

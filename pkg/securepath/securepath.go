@@ -67,6 +67,14 @@ func MkdirAll(root *os.File, p string, mode os.FileMode) (*os.File, error) {
 		return Open(root, ".", unix.O_PATH|unix.O_DIRECTORY)
 	}
 	d, err := pathrs.MkdirAllHandle(root, rel(p), mode)
+	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT) {
+		// A dangling symlink along p (the image's link to a directory
+		// it does not have): create what it names, inside root, like
+		// the container would see it.
+		if t := target(root, p); t != filepath.Clean("/"+p) {
+			d, err = pathrs.MkdirAllHandle(root, rel(t), mode)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mkdir %s: %w", p, unwrapPath(err))
 	}
@@ -159,22 +167,4 @@ func Root(path string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(fd), filepath.Clean(path)), nil
-}
-
-// Within reports whether the handle h names something inside the tree of
-// root (used by tests and as a last check before acting on a handle).
-func Within(root, h *os.File) (bool, error) {
-	rp, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", root.Fd()))
-	if err != nil {
-		return false, err
-	}
-	hp, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", h.Fd()))
-	if err != nil {
-		return false, err
-	}
-	r, err := filepath.Rel(rp, hp)
-	if err != nil {
-		return false, nil
-	}
-	return r != ".." && !(len(r) > 2 && r[:3] == "../"), nil
 }

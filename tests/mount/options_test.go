@@ -184,3 +184,22 @@ func TestMountOptionErrors(t *testing.T) {
 		t.Errorf("got %q", msg)
 	}
 }
+
+// linux.mountLabel only has meaning under SELinux: ignored without it,
+// as runc does; an explicit context= option cannot be honoured and is
+// refused clearly.
+func TestMountLabelWithoutSELinux(t *testing.T) {
+	if _, err := os.Stat("/sys/fs/selinux/enforce"); err == nil {
+		t.Skip("SELinux is enabled on this host")
+	}
+	s := baseSpec(t, "")
+	s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2"
+	if out := ok(t, s, "echo ran"); out != "ran\n" {
+		t.Errorf("got %q", out)
+	}
+	s = baseSpec(t, "")
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/opt/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"context=system_u:object_r:tmp_t:s0"}})
+	if msg := fails(t, s); !strings.Contains(msg, "needs SELinux, which is not enabled on this host") {
+		t.Errorf("got %q", msg)
+	}
+}
