@@ -15,6 +15,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/rootfs"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -52,6 +53,11 @@ func (r *Runtime) Create(o CreateOptions) error {
 		return err
 	}
 	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	// Each stage's own checks that need no host state, run here so that
+	// bad input is refused before anything exists.
+	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
 		return fmt.Errorf("config.json: %w", err)
 	}
 	if err := checkConsole(s, &o); err != nil {
