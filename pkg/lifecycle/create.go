@@ -304,7 +304,8 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 	}
 	var ex []string
 	if !o.NoNewKeyring {
-		ex = append(ex, "--session-keyring", o.ID)
+		// runc names the keyring _ses.ID.
+		ex = append(ex, "--session-keyring", "_ses."+o.ID)
 	}
 	if err := add("oci-exec", ex...); err != nil {
 		return nil, err

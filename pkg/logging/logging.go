@@ -52,8 +52,14 @@ func (l *Logger) Debugf(format string, args ...any) {
 	}
 }
 
-// Warnf logs a warning.
-func (l *Logger) Warnf(format string, args ...any) { l.write("warning", fmt.Sprintf(format, args...)) }
+// Warnf logs a warning. On a terminal's stderr, where runc prints nothing
+// for the same situations, warnings show only with --debug.
+func (l *Logger) Warnf(format string, args ...any) {
+	if l.stderr && !l.debug && !l.json {
+		return
+	}
+	l.write("warning", fmt.Sprintf(format, args...))
+}
 
 // Error logs a fatal error; it is also printed on stderr when the log is a
 // file, as runc does (clients read one or the other).

@@ -46,12 +46,20 @@ func (r *rt) run(args ...string) result {
 func (r *rt) runIn(stdin []byte, args ...string) result {
 	r.t.Helper()
 	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
+	// Files, not pipes: a detached container inherits oci-run's stdio, and
+	// a pipe would keep Run waiting for as long as the container lives.
+	dir := r.t.TempDir()
+	outF, _ := os.Create(filepath.Join(dir, "stdout"))
+	errF, _ := os.Create(filepath.Join(dir, "stderr"))
+	defer outF.Close()
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	err := cmd.Run()
+	out, _ := os.ReadFile(outF.Name())
+	errb, _ := os.ReadFile(errF.Name())
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -59,7 +67,7 @@ func (r *rt) runIn(stdin []byte, args ...string) result {
 	} else if err != nil {
 		r.t.Fatalf("oci-run %q: %v", args, err)
 	}
-	return result{out.String(), errb.String(), code}
+	return result{string(out), string(errb), code}
 }
 
 func (r *rt) must(args ...string) string {
@@ -84,12 +92,19 @@ func (r *rt) waitStatus(id string, want specs.ContainerState) specs.State {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		st := r.state(id)
-		if st.Status == want {
-			return st
+		// The container may not exist yet (run still creating it).
+		var st specs.State
+		res := r.run("state", id)
+		if res.code == 0 {
+			if err := json.Unmarshal([]byte(res.stdout), &st); err != nil {
+				r.t.Fatal(err)
+			}
+			if st.Status == want {
+				return st
+			}
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("container %s: status %s, want %s", id, st.Status, want)
+			r.t.Fatalf("container %s: status %q (%s), want %s", id, st.Status, res.stderr, want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -108,10 +123,25 @@ func (r *rt) noLeaks(id string, mountsBefore []string) {
 		r.t.Errorf("processes left behind: %q", procs)
 	}
 	if mountsBefore != nil {
-		if after := testutil.Mounts(r.t); !reflect.DeepEqual(after, mountsBefore) {
-			r.t.Errorf("host mount table changed:\nbefore %q\nafter  %q", mountsBefore, after)
+		// Other test binaries may mount and unmount their own things while
+		// we run: compare the mounts that are not theirs.
+		before, after := r.ours(mountsBefore), r.ours(testutil.Mounts(r.t))
+		if !reflect.DeepEqual(after, before) {
+			r.t.Errorf("host mount table changed:\nbefore %q\nafter  %q", before, after)
 		}
 	}
+}
+
+// ours drops mount points under other tests' work directories.
+func (r *rt) ours(mounts []string) []string {
+	var out []string
+	for _, m := range mounts {
+		if strings.HasPrefix(m, "/work/") || (strings.HasPrefix(m, os.TempDir()) && !strings.HasPrefix(m, filepath.Dir(r.root))) {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func bundle(t *testing.T, args ...string) (string, *specs.Spec) {
@@ -148,9 +178,26 @@ func TestRunExitCode(t *testing.T) {
 	if res := r.run("run", "-b", b, id); res.code != 3 {
 		t.Fatalf("exit code %d, want 3 (stderr %s)", res.code, res.stderr)
 	}
-	b, _ = bundle(t, "sh", "-c", "kill -KILL $$")
-	if res := r.run("run", "-b", b, testutil.ID(t)); res.code != 137 {
-		t.Fatalf("exit code %d, want 137", res.code)
+	r.noLeaks(id, nil)
+}
+
+// A container init killed by a signal makes run exit 128+signal, like a
+// shell (the init of a pid namespace cannot be killed from inside it, so
+// the signal comes from the host).
+func TestRunExitCodeOfSignal(t *testing.T) {
+	r := newRT(t)
+	b, _ := bundle(t, "sleep", "1000")
+	id := testutil.ID(t)
+	cmd := exec.Command(r.bin, "--root", r.root, "run", "-b", b, id)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitStatus(id, specs.StateRunning)
+	r.must("kill", id, "KILL")
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+		t.Fatalf("run exited with %v, want 137", err)
 	}
 	r.noLeaks(id, nil)
 }
