@@ -284,3 +284,31 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// Personality, scheduler, I/O priority, CPU affinity and memory policy,
+// read back from inside.
+func TestPlacement(t *testing.T) {
+	testutil.RequireRoot(t)
+	rootfs := testutil.StageRootfs(t, "oci-exec")
+	s := spec("sh", "-c", `echo "arch: $(uname -m)"; echo "nice: $(cut -d' ' -f19 /proc/self/stat)"; `+
+		`echo "policy: $(cut -d' ' -f41 /proc/self/stat)"; echo "ionice: $(ionice -p $$)"; `+
+		`grep Cpus_allowed_list /proc/self/status; echo "mempolicy: $(head -1 /proc/self/numa_maps | cut -d' ' -f2)"`)
+	s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
+	s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 6}
+	s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0"}
+	s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}
+	s.Process.Capabilities.Ambient = nil
+	r := runExec(t, rootfs, s, nil)
+	if r.err != nil {
+		t.Fatalf("oci-exec: %v: %s", r.err, r.stderr)
+	}
+	got := fields(r.stdout)
+	want := map[string]string{"arch": "i686", "nice": "5", "policy": "3", "ionice": "best-effort: prio 6",
+		"Cpus_allowed_list": "0", "mempolicy": "bind:0"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q\n%s", k, got[k], v, r.stdout)
+		}
+	}
+}
