@@ -112,8 +112,8 @@ func Run(s *stage.Stage, o Options) error {
 	// a strict profile must allow. The handover descriptors still open
 	// (sync socket, fifo) are above the preserved range and stay usable
 	// until execve.
-	if err := unix.CloseRange(uint(3+h.preserve), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("mark descriptors from %d close-on-exec: %w", 3+h.preserve, err)
+	if err := closeOnExecFrom(3 + h.preserve); err != nil {
+		return err
 	}
 	listenerConn := -1
 	if p.SeccompFlags&seccompload.FlagNewListener != 0 && s.Sync == nil && h.program != nil {
@@ -425,6 +425,38 @@ func installSeccomp(s *stage.Stage, p *Plan, prog []unix.SockFilter, conn int) e
 	}
 	st := specs.State{Version: specs.Version, Pid: os.Getpid(), Bundle: s.Bundle, Annotations: s.Spec.Annotations}
 	return seccompload.SendListener(conn, seccompload.ListenerState(st, p.ListenerMetadata), listener)
+}
+
+// closeOnExecFrom marks every descriptor from first on close-on-exec:
+// close_range(2) where the kernel has CLOSE_RANGE_CLOEXEC (5.11), the
+// list in /proc/self/fd otherwise.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return fmt.Errorf("mark descriptors from %d close-on-exec: %w", first, err)
+	}
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("mark descriptors from %d close-on-exec: %w", first, err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("mark descriptors from %d close-on-exec: %w", first, err)
+	}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd < first || fd == int(d.Fd()) {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("mark descriptor %d close-on-exec: %w", fd, err)
+		}
+	}
+	return nil
 }
 
 // waitFifo blocks until `oci-run start` writes a byte into the exec fifo.

@@ -2,7 +2,9 @@ package seccompload
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -64,4 +66,24 @@ func Deliver(path string, state specs.ContainerProcessState, listener int) error
 	}
 	defer unix.Close(conn)
 	return SendListener(conn, state, listener)
+}
+
+// Forward is the runtime's side of the seccomp-listener sync message: it
+// sends the listener (the message's one descriptor) to sc.ListenerPath
+// with the container's state and listenerMetadata, as runc does, and
+// closes the runtime's copy. The runtime then answers the stage with
+// continue, or error with this error's text.
+func Forward(files []*os.File, sc *specs.LinuxSeccomp, st specs.State) error {
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	if len(files) != 1 {
+		return fmt.Errorf("seccomp listener: %d descriptors in the message, want 1", len(files))
+	}
+	if sc == nil || sc.ListenerPath == "" {
+		return errors.New("seccomp listener: linux.seccomp.listenerPath is not set")
+	}
+	return Deliver(sc.ListenerPath, ListenerState(st, sc.ListenerMetadata), int(files[0].Fd()))
 }

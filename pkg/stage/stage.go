@@ -109,7 +109,7 @@ func parse(d Def, args []string) (*Stage, error) {
 	fs.Usage = func() { printUsage(d, fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			// fs.Parse has printed the usage already.
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)

@@ -212,8 +212,9 @@ func TestOnlyStdioAndPreservedDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer junk.Close()
-	// ls runs as a child and lists the shell's descriptors.
-	s := spec("sh", "-c", "ls /proc/$$/fd | xargs; echo through-3 >&3")
+	// ls replaces the shell and lists what it inherited, plus its own
+	// handle on the directory it reads (dropped below).
+	s := spec("sh", "-c", "echo through-3 >&3; exec ls -l /proc/self/fd")
 	// fd 3 spec, 4 preserved, 5 junk: the spec moves to 5 and junk to 3.
 	cmd := testutil.InRootCommand(rootfs, "/oci-exec", "--spec-fd", "5")
 	var stdout, stderr bytes.Buffer
@@ -223,7 +224,14 @@ func TestOnlyStdioAndPreservedDescriptors(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("oci-exec: %v: %s", err, stderr.String())
 	}
-	if got := strings.TrimSpace(stdout.String()); got != "0 1 2 3" {
+	var fds []string
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		f := strings.Fields(line)
+		if n := len(f); n >= 3 && f[n-2] == "->" && !strings.HasSuffix(f[n-1], "/fd") {
+			fds = append(fds, f[n-3])
+		}
+	}
+	if got := strings.Join(fds, " "); got != "0 1 2 3" {
 		t.Errorf("descriptors %q, want \"0 1 2 3\"", got)
 	}
 	if b, _ := os.ReadFile(preserved.Name()); string(b) != "through-3\n" {
@@ -283,4 +291,32 @@ func lastLine(s string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// Personality, scheduler, I/O priority, CPU affinity and memory policy,
+// read back from inside.
+func TestPlacement(t *testing.T) {
+	testutil.RequireRoot(t)
+	rootfs := testutil.StageRootfs(t, "oci-exec")
+	s := spec("sh", "-c", `echo "arch: $(uname -m)"; echo "nice: $(cut -d' ' -f19 /proc/self/stat)"; `+
+		`echo "policy: $(cut -d' ' -f41 /proc/self/stat)"; echo "ionice: $(ionice -p $$)"; `+
+		`grep Cpus_allowed_list /proc/self/status; echo "mempolicy: $(head -1 /proc/self/numa_maps | cut -d' ' -f2)"`)
+	s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch, Nice: 5}
+	s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 6}
+	s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0"}
+	s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}
+	s.Process.Capabilities.Ambient = nil
+	r := runExec(t, rootfs, s, nil)
+	if r.err != nil {
+		t.Fatalf("oci-exec: %v: %s", r.err, r.stderr)
+	}
+	got := fields(r.stdout)
+	want := map[string]string{"arch": "i686", "nice": "5", "policy": "3", "ionice": "best-effort: prio 6",
+		"Cpus_allowed_list": "0", "mempolicy": "bind:0"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q\n%s", k, got[k], v, r.stdout)
+		}
+	}
 }

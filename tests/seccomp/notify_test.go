@@ -193,13 +193,8 @@ func TestNotifyThroughRuntime(t *testing.T) {
 			t.Fatalf("sync socket: %v (output %q)", err, out.String())
 		}
 		if m.Type == syncsock.TypeSeccompListener {
-			if len(m.Files) != 1 {
-				t.Fatalf("listener message with %d descriptors", len(m.Files))
-			}
 			st := specs.State{ID: "notify-test", Pid: cmd.Process.Pid, Bundle: "/bundle"}
-			err := seccompload.Deliver(path, seccompload.ListenerState(st, s.Linux.Seccomp.ListenerMetadata), int(m.Files[0].Fd()))
-			m.Files[0].Close()
-			if err != nil {
+			if err := seccompload.Forward(m.Files, s.Linux.Seccomp, st); err != nil {
 				t.Fatal(err)
 			}
 			if err := runtimeEnd.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
