@@ -54,10 +54,16 @@ type Plan struct {
 	// its offsets can be written before anything runs in it).
 	Clone uintptr
 	// Join lists the namespaces the runtime process enters before the
-	// clone, in the order it enters them: the user namespace last, so that
-	// joining the others still uses the runtime's privileges, and new
-	// namespaces are then owned by the joined user namespace.
+	// clone, before its Go runtime starts (pkg/nsjoin), in the order it
+	// enters them: the user namespace last, so that joining the others
+	// still uses the runtime's privileges, and new namespaces are then
+	// owned by the joined user namespace.
 	Join []Join
+	// JoinPid is the pid namespace the runtime process enters on the
+	// thread that clones, right before the clone. Not before the Go
+	// runtime starts: a process whose pid namespace for children is not its
+	// own cannot create threads (clone with CLONE_THREAD fails, EINVAL).
+	JoinPid *Join
 	// JoinMount is the mount namespace the first process enters itself,
 	// after the clone, so that the runtime process keeps the host's /proc
 	// (it writes the id maps there). Nil when not joined.
@@ -84,7 +90,7 @@ func (p *Plan) User() Mode { return p.Modes[specs.UserNamespace] }
 
 // joinOrder: the user namespace is entered last (see Plan.Join).
 var joinOrder = map[specs.LinuxNamespaceType]int{
-	specs.PIDNamespace: 0, specs.NetworkNamespace: 1, specs.IPCNamespace: 2,
+	specs.NetworkNamespace: 1, specs.IPCNamespace: 2,
 	specs.UTSNamespace: 3, specs.CgroupNamespace: 4, specs.TimeNamespace: 5,
 	specs.UserNamespace: 6,
 }
@@ -111,9 +117,12 @@ func NewPlan(s *specs.Spec) *Plan {
 			}
 			p.Modes[k.Type] = Joined
 			j := Join{Field: fmt.Sprintf("linux.namespaces[%d]", i), Kind: k, Path: ns.Path}
-			if k.Type == specs.MountNamespace {
+			switch k.Type {
+			case specs.MountNamespace:
 				p.JoinMount = &j
-			} else {
+			case specs.PIDNamespace:
+				p.JoinPid = &j
+			default:
 				p.Join = append(p.Join, j)
 			}
 		}
@@ -159,6 +168,9 @@ func (p *Plan) String() string {
 	s := strings.Join(parts, " ")
 	for _, j := range p.Join {
 		s += fmt.Sprintf(" join(%s %s)", j.Kind.Proc, j.Path)
+	}
+	if p.JoinPid != nil {
+		s += fmt.Sprintf(" clone-join(pid %s)", p.JoinPid.Path)
 	}
 	if p.JoinMount != nil {
 		s += fmt.Sprintf(" child-join(mnt %s)", p.JoinMount.Path)

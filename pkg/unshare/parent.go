@@ -59,6 +59,17 @@ func runParent(s *stage.Stage, o Options) error {
 	if fd, ok := envFD(env, envMount); ok {
 		childEnv = stage.SetEnv(childEnv, nsjoin.Env, nsjoin.Format([]nsjoin.Entry{{FD: fd, Flag: unix.CLONE_NEWNS}}))
 	}
+	if fd, ok := envFD(env, envPid); ok {
+		// On this thread only, which clones next: the main thread,
+		// locked to this goroutine since init; the Go runtime creates no
+		// thread from a locked one.
+		if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
+			j := p.JoinPid
+			return fmt.Errorf("%s.path: join %s namespace %q: %w", j.Field, j.Kind.Type, j.Path, explainSetns(*j, err))
+		}
+		unix.Close(fd)
+		childEnv = stage.SetEnv(childEnv, envPid, "")
+	}
 	pid, err := clone(p, self, childEnv)
 	if err != nil {
 		return err
@@ -94,13 +105,19 @@ func prepare(s *stage.Stage, p *namespace.Plan, env []string) ([]string, []*os.F
 		fd, _ := stage.SealedFD("oci-unshare")
 		env = stage.SetEnv(env, envSelf, strconv.Itoa(fd))
 	}
-	if j := p.JoinMount; j != nil {
-		f, err := openInherited(j)
+	for _, x := range []struct {
+		j   *namespace.Join
+		env string
+	}{{p.JoinMount, envMount}, {p.JoinPid, envPid}} {
+		if x.j == nil {
+			continue
+		}
+		f, err := openInherited(x.j)
 		if err != nil {
 			return nil, nil, err
 		}
 		keep = append(keep, f)
-		env = stage.SetEnv(env, envMount, strconv.Itoa(int(f.Fd())))
+		env = stage.SetEnv(env, x.env, strconv.Itoa(int(f.Fd())))
 	}
 	return env, keep, nil
 }

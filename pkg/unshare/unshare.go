@@ -47,6 +47,9 @@ const (
 	// envMount is the mount namespace descriptor the parent hands to the
 	// child, which joins it.
 	envMount = "_OCI_UNSHARE_MNTNS"
+	// envPid is the pid namespace descriptor the parent enters right
+	// before the clone.
+	envPid = "_OCI_UNSHARE_PIDNS"
 )
 
 func init() {
@@ -72,7 +75,7 @@ func Run(s *stage.Stage, o Options) error {
 }
 
 // private lists the variables that must not reach the next stage.
-var private = []string{envChild, envSelf, envMount, nsjoin.Env}
+var private = []string{envChild, envSelf, envMount, envPid, nsjoin.Env}
 
 func stripPrivate(env []string) []string {
 	for _, k := range private {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -144,12 +145,20 @@ type holder struct {
 	pid int // the process inside (sleep), whose /proc/PID/ns the spec names
 }
 
-func newHolder(t *testing.T, unshareOpts ...string) *holder {
+// newHolder starts `unshare OPTS --fork sleep`. With maps ("0 100000
+// 65536"), --user is among opts and the maps are written as the holder's
+// uid and gid maps. A script then runs in all the holder's namespaces, as
+// root of its user namespace (nsenter --all -S 0 -G 0). With maps set ("0 100000 65536"), --user is among opts and the
+// holder's uid and gid maps are written before script runs.
+func newHolder(t *testing.T, maps, script string, unshareOpts ...string) *holder {
 	t.Helper()
-	// The shell reports its pid (in the holder's own pid namespace or not,
-	// so it is read from the host) and then execs sleep.
-	args := append(append([]string{}, unshareOpts...), "--fork", "sh", "-c", "echo ready; exec sleep 100000")
+	sh := "echo started; read go; echo ready; exec sleep 100000"
+	args := append(append([]string{}, unshareOpts...), "--fork", "sh", "-c", sh)
 	cmd := exec.Command("unshare", args...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +172,11 @@ func newHolder(t *testing.T, unshareOpts ...string) *holder {
 		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 		cmd.Wait()
 	})
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("unshare %q: %q %v", unshareOpts, line, err)
+	r := bufio.NewReader(out)
+	if l := readLine(t, r); l != "started" {
+		t.Fatalf("holder: %q", l)
 	}
-	// unshare --fork has one child: the sh that became sleep.
+	// unshare --fork has one child: the shell, which becomes sleep.
 	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
 	if err != nil {
 		t.Fatal(err)
@@ -175,6 +184,23 @@ func newHolder(t *testing.T, unshareOpts ...string) *holder {
 	var pid int
 	if _, err := fmt.Sscan(string(kids), &pid); err != nil {
 		t.Fatalf("holder child of %d: %q: %v", cmd.Process.Pid, kids, err)
+	}
+	if maps != "" {
+		for _, f := range []string{"uid_map", "gid_map"} {
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", pid, f), []byte(maps), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if script != "" {
+		out, err := exec.Command("nsenter", "--all", "-t", strconv.Itoa(pid), "-S", "0", "-G", "0", "sh", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Fatalf("holder setup %q: %v: %s", script, err, out)
+		}
+	}
+	io.WriteString(in, "go\n")
+	if l := readLine(t, r); l != "ready" {
+		t.Fatalf("holder: %q", l)
 	}
 	return &holder{pid: pid}
 }
