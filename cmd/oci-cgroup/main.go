@@ -1,13 +1,32 @@
-// Command oci-cgroup is a stage of the oci-run chain (placeholder: passes through).
+// Command oci-cgroup is the cgroup stage of the oci-run chain: it creates
+// the container's cgroup with the spec's limits, joins it and execs the
+// rest of the pipeline (see pkg/cgroup).
 package main
 
-import "github.com/oci-run/oci-run/pkg/stage"
+import (
+	"flag"
+
+	"github.com/oci-run/oci-run/pkg/cgroup"
+	"github.com/oci-run/oci-run/pkg/stage"
+)
 
 func main() {
+	var o cgroup.StageOptions
 	stage.Main(stage.Def{
 		Name:     "oci-cgroup",
-		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] -- NEXT...",
-		Usage:    "placeholder",
-		Run:      func(s *stage.Stage) error { return s.ExecNext() },
+		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] [--id ID] [--systemd] [--rm | --join [--sub [CTRL:]PATH]...] -- NEXT...",
+		Usage:    cgroup.StageUsage,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.ID, "id", "", "container id: names the cgroup when linux.cgroupsPath is empty (default oci-cgroup-PID)")
+			fs.BoolVar(&o.Systemd, "systemd", false, "systemd owns the cgroup; linux.cgroupsPath is slice:prefix:name")
+			fs.BoolVar(&o.Join, "join", false, "join the container's existing cgroup instead of creating it")
+			fs.Func("sub", "with --join: sub-cgroup to join, PATH or CTRL[,CTRL]:PATH (repeatable)", func(v string) error {
+				o.Sub = append(o.Sub, v)
+				return nil
+			})
+			fs.StringVar(&o.PathsFile, "paths", "", "with --join: file with the recorded cgroup paths (JSON) instead of computing them")
+			fs.BoolVar(&o.Rm, "rm", false, "run the next program as a child and remove the cgroup when it exits")
+		},
+		Run: func(s *stage.Stage) error { return cgroup.RunStage(s, o) },
 	})
 }

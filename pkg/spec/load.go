@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -168,6 +167,3 @@ func Annotation(s *specs.Spec, key string) string {
 	}
 	return s.Annotations[key]
 }
-
-// field joins JSON path elements for error messages.
-func field(parts ...string) string { return strings.Join(parts, ".") }

@@ -1,0 +1,23 @@
+package main
+
+import "flag"
+
+func init() {
+	register("start", command{
+		usage:        "CONTAINER-ID",
+		summary:      "start the user process of a created container",
+		interspersed: true,
+		setup: func(fs *flag.FlagSet) func(*global, []string) error {
+			return func(g *global, args []string) error {
+				if err := exactArgs(args, 1, "container id"); err != nil {
+					return err
+				}
+				r, err := g.runtime()
+				if err != nil {
+					return err
+				}
+				return r.Start(args[0])
+			}
+		},
+	})
+}

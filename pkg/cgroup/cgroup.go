@@ -1,0 +1,427 @@
+// Package cgroup owns a container's cgroup on cgroup v1, v2 and hybrid
+// hosts: where it is (linux.cgroupsPath), its limits (linux.resources),
+// who is in it, and its removal. The kernel work is done by
+// github.com/opencontainers/cgroups, runc's own manager; this package
+// decides the paths, converts the spec, and adds what a runtime built of
+// separate processes needs:
+//
+//   - Plan computes the container's cgroup directories from the spec and the
+//     container id without creating anything, so oci-run can record them in
+//     its state before the chain runs and `delete` can clean up even when
+//     everything was SIGKILLed in the middle of create.
+//   - Paths also records, for each directory, the deepest ancestor that
+//     existed before the container: Destroy removes the parents the
+//     container's creation added (runc leaves them behind) and never
+//     anything that was there before.
+//   - Destroy kills what is left in the cgroup (cgroup.kill where the
+//     cgroup2 hierarchy has it, also on hybrid hosts; freeze, kill, thaw on
+//     v1), waits for it to empty, and retries on EBUSY.
+//
+// Hybrid hosts (v1 controllers plus a cgroup2 hierarchy at
+// /sys/fs/cgroup/unified) are handled as runc does: limits go to the v1
+// controllers and the container also joins its cgroup2 directory.
+package cgroup
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // device rules: v1 devices controller, v2 eBPF program
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
+	"github.com/opencontainers/cgroups/systemd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Paths is where a container's cgroup is. It is plain data, meant to be
+// recorded (JSON) and handed to Load later.
+type Paths struct {
+	// Dirs maps each v1 controller name ("memory", "name=systemd") or
+	// Unified ("") to the container's cgroup directory in that hierarchy.
+	Dirs map[string]string `json:"dirs"`
+	// Keep maps each directory of Dirs to its deepest ancestor that existed
+	// when the container was planned. Destroy removes the empty parents
+	// between the two and stops there.
+	Keep map[string]string `json:"keep,omitempty"`
+	// Systemd is set when systemd owns the cgroup (a transient scope).
+	Systemd *SystemdUnit `json:"systemd,omitempty"`
+}
+
+// Unique lists the distinct directories of p, sorted (co-mounted
+// controllers share one).
+func (p Paths) Unique() []string {
+	set := map[string]bool{}
+	for _, d := range p.Dirs {
+		set[d] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// Dir is the container's directory for a controller: a v1 controller
+// name, or Unified.
+func (p Paths) Dir(controller string) string { return p.Dirs[controller] }
+
+// Plan is what creating the container's cgroup will do.
+type Plan struct {
+	Host      *Host
+	Paths     Paths
+	Resources *cgroups.Resources
+	// Inner is the path inside each hierarchy (cleaned linux.cgroupsPath).
+	Inner string
+}
+
+// NewPlan computes the container's cgroup from the spec and the container
+// id (used when linux.cgroupsPath is empty) without changing anything.
+// Errors name the spec field.
+func NewPlan(s *specs.Spec, id string, useSystemd bool) (*Plan, error) {
+	h, err := ReadHost()
+	if err != nil {
+		return nil, fmt.Errorf("cgroup hierarchies: %w", err)
+	}
+	return planFor(h, s, id, useSystemd)
+}
+
+func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) {
+	var cgPath string
+	var r *specs.LinuxResources
+	var devs []specs.LinuxDevice
+	if s.Linux != nil {
+		cgPath, r, devs = s.Linux.CgroupsPath, s.Linux.Resources, s.Linux.Devices
+	}
+	loc, err := ParseLocation(cgPath, id, useSystemd)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Resources(r, devs, h)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Host: h, Resources: res, Inner: loc.Inner}
+	if loc.Systemd != nil {
+		if !systemd.IsRunningSystemd() {
+			return nil, errors.New("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); run without --systemd-cgroup to manage the cgroup directly")
+		}
+		m, err := newManager(Paths{Systemd: loc.Systemd}, res)
+		if err != nil {
+			return nil, fmt.Errorf("systemd cgroup %s:%s:%s: %w", loc.Systemd.Slice, loc.Systemd.Prefix, loc.Systemd.Name, err)
+		}
+		p.Paths = Paths{Dirs: maps.Clone(m.GetPaths()), Systemd: loc.Systemd}
+		return p, nil
+	}
+	p.Paths = Paths{Dirs: dirs(h, loc.Inner), Keep: map[string]string{}}
+	for _, hi := range h.Hierarchies {
+		d := p.Paths.Dirs[hi.Controllers[0]]
+		p.Paths.Keep[d] = existingAncestor(d, hi.Mountpoint)
+	}
+	return p, nil
+}
+
+// newManager builds runc's manager for recorded paths.
+func newManager(p Paths, res *cgroups.Resources) (cgroups.Manager, error) {
+	if res == nil {
+		res = &cgroups.Resources{}
+	}
+	cg := &cgroups.Cgroup{Resources: res}
+	if u := p.Systemd; u != nil {
+		cg.Systemd, cg.Parent, cg.ScopePrefix, cg.Name = true, u.Slice, u.Prefix, u.Name
+		if cgroups.IsCgroup2UnifiedMode() {
+			return systemd.NewUnifiedManager(cg, p.Dirs[Unified])
+		}
+		var dirs map[string]string
+		if len(p.Dirs) > 0 {
+			dirs = maps.Clone(p.Dirs)
+		}
+		return systemd.NewLegacyManager(cg, dirs)
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		d := p.Dirs[Unified]
+		if d == "" {
+			return nil, errors.New("no cgroup2 directory recorded")
+		}
+		return fs2.NewManager(cg, d)
+	}
+	// fs.Manager.Destroy deletes from its map: give it a copy.
+	return fs.NewManager(cg, maps.Clone(p.Dirs))
+}
+
+// Cgroup is a container's cgroup, created or loaded.
+type Cgroup struct {
+	Paths Paths
+	m     cgroups.Manager
+}
+
+// Load opens the cgroup of recorded paths for the operations on a live
+// container (freeze, update, stats, pids, signal, destroy). Nothing is
+// created or checked.
+func Load(p Paths) (*Cgroup, error) {
+	if len(p.Dirs) == 0 && p.Systemd == nil {
+		return nil, errors.New("no cgroup paths recorded")
+	}
+	m, err := newManager(p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Cgroup{Paths: p, m: m}, nil
+}
+
+// ParsePaths reads the JSON form of Paths.
+func ParsePaths(b []byte) (Paths, error) {
+	var p Paths
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("cgroup paths: %w", err)
+	}
+	return p, nil
+}
+
+// Create makes the planned cgroup, applies its limits and, when pid > 0,
+// moves that process (with all its threads) into it, in that order: the
+// limits are in place before anything runs in the cgroup. A cgroup that
+// already exists is reused if it is empty and not frozen, and refused
+// otherwise (as runc does). On failure, whatever was created is removed.
+func (p *Plan) Create(pid int) (*Cgroup, error) {
+	if p.Paths.Systemd == nil {
+		if err := checkReusable(p.Paths); err != nil {
+			return nil, err
+		}
+	}
+	m, err := newManager(p.Paths, p.Resources)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cgroup{Paths: p.Paths, m: m}
+	fail := func(err error) (*Cgroup, error) {
+		if derr := c.Destroy(); derr != nil {
+			return nil, fmt.Errorf("%w (and removing the cgroup: %v)", err, derr)
+		}
+		return nil, err
+	}
+	if p.Paths.Systemd != nil {
+		// systemd creates the scope with its first process in it.
+		if err := m.Apply(pid); err != nil {
+			return fail(fmt.Errorf("create systemd scope: %w", err))
+		}
+		if err := m.Set(p.Resources); err != nil {
+			return fail(setError(err))
+		}
+		return c, nil
+	}
+	if err := m.Apply(-1); err != nil {
+		// v1 cpuset writes cpuset.cpus and cpuset.mems while creating.
+		if named := setError(err); !strings.HasPrefix(named.Error(), "linux.resources: ") {
+			return fail(named)
+		}
+		return fail(fmt.Errorf("create cgroup %s: %w", p.Inner, err))
+	}
+	if err := m.Set(p.Resources); err != nil {
+		return fail(setError(err))
+	}
+	if pid > 0 {
+		if err := m.AddPid("", pid); err != nil {
+			return fail(fmt.Errorf("join cgroup: %w", err))
+		}
+	}
+	return c, nil
+}
+
+// checkReusable refuses an existing cgroup that has processes or is
+// frozen: it belongs to something else (runc: "container's cgroup is not
+// empty"). runc checks one hierarchy; every one is checked here.
+func checkReusable(p Paths) error {
+	for _, d := range p.Unique() {
+		pids, err := cgroups.GetAllPids(d)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
+				continue
+			}
+			return fmt.Errorf("linux.cgroupsPath: read processes of %s: %w", d, err)
+		}
+		if len(pids) > 0 {
+			return fieldErr("linux.cgroupsPath", "cgroup %s already exists and is not empty: %d process(es) found", d, len(pids))
+		}
+	}
+	if d := p.Dir("freezer"); d != "" {
+		if b, err := os.ReadFile(filepath.Join(d, "freezer.state")); err == nil && strings.TrimSpace(string(b)) != "THAWED" {
+			return fieldErr("linux.cgroupsPath", "cgroup %s already exists and is frozen", d)
+		}
+	}
+	if d := p.Dir(Unified); d != "" {
+		if b, err := os.ReadFile(filepath.Join(d, "cgroup.freeze")); err == nil && strings.TrimSpace(string(b)) == "1" {
+			return fieldErr("linux.cgroupsPath", "cgroup %s already exists and is frozen", d)
+		}
+	}
+	return nil
+}
+
+// Join moves process pid into the existing cgroup (or sub-cgroups of it,
+// see ParseSub) without creating anything or touching limits: the
+// `exec` case. It fails if a directory is missing.
+func (c *Cgroup) Join(pid int, sub map[string]string) error {
+	for _, ctrl := range slices.Sorted(maps.Keys(c.Paths.Dirs)) {
+		dir := c.Paths.Dirs[ctrl]
+		if s, ok := sub[ctrl]; ok {
+			dir = filepath.Join(dir, s)
+		} else if s, ok := sub[""]; ok && c.Paths.Systemd == nil {
+			dir = filepath.Join(dir, s)
+		}
+		if _, err := os.Stat(dir); err != nil {
+			return fmt.Errorf("container cgroup %s does not exist (is the container running?)", dir)
+		}
+		if err := cgroups.WriteCgroupProc(dir, pid); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// ParseSub parses runc exec's --cgroup values: "path" (every controller)
+// or "controller[,controller...]:path". The path is relative to the
+// container's cgroup and cannot leave it. On cgroup v2 only the plain form
+// is meaningful; the result maps controller (Unified/"" for "every
+// controller") to the sub-path.
+func ParseSub(values []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range values {
+		ctrls, path, ok := strings.Cut(v, ":")
+		if !ok {
+			ctrls, path = "", v
+		}
+		clean, _ := filepath.Rel("/", filepath.Clean("/"+path))
+		if path == "" || clean == "." || clean != filepath.Clean(path) {
+			return nil, fmt.Errorf("sub-cgroup %q: must be a relative path below the container's cgroup", v)
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if _, dup := out[c]; dup {
+				return nil, fmt.Errorf("sub-cgroup %q: controller %q given twice", v, c)
+			}
+			out[c] = clean
+		}
+	}
+	return out, nil
+}
+
+// Leave moves pid back to the cgroups it had before (from the host
+// description taken when planning), so that the container's cgroup can be
+// removed after a failure past the join.
+func (p *Plan) Leave(pid int) error {
+	var errs []error
+	for _, hi := range p.Host.Hierarchies {
+		rel, err := filepath.Rel(hi.Root, hi.Own)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if err := cgroups.WriteCgroupProc(filepath.Join(hi.Mountpoint, rel), pid); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Destroy kills every process left in the cgroup, then removes the
+// container's cgroup in every hierarchy (sub-cgroups first) and the empty
+// parents its creation added. It is idempotent and safe after a partial
+// create: missing directories are skipped.
+func (c *Cgroup) Destroy() error {
+	if c.Paths.Systemd != nil {
+		return c.m.Destroy()
+	}
+	if err := c.killAll(); err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range c.Paths.Unique() {
+		if err := removeTree(d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if keep, ok := c.Paths.Keep[d]; ok {
+			removeParents(d, keep)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeTree removes a cgroup directory and its sub-cgroups, deepest
+// first. rmdir of a cgroup fails with EBUSY for a moment after its last
+// process exited: retried with backoff.
+func removeTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	delay := time.Millisecond
+	for try := 0; ; try++ {
+		err := unix.Rmdir(dir)
+		switch {
+		case err == nil, errors.Is(err, unix.ENOENT):
+			return nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EBUSY) && try < 12:
+			time.Sleep(delay)
+			delay = min(2*delay, 200*time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("remove cgroup %s: %w", dir, err)
+	}
+}
+
+// removeParents removes the empty ancestors of dir below keep. A parent
+// another container still uses is not empty (EBUSY): the walk stops there.
+func removeParents(dir, keep string) {
+	for p := filepath.Dir(dir); p != keep && strings.HasPrefix(p, keep+"/"); p = filepath.Dir(p) {
+		if err := unix.Rmdir(p); err != nil && !errors.Is(err, unix.ENOENT) {
+			return
+		}
+	}
+}
+
+// Pids lists the processes in the container's cgroup and its
+// sub-cgroups, in every hierarchy.
+func (c *Cgroup) Pids() ([]int, error) {
+	set := map[int]bool{}
+	for _, d := range c.Paths.Unique() {
+		pids, err := cgroups.GetAllPids(d)
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
+			return nil, fmt.Errorf("processes of cgroup %s: %w", d, err)
+		}
+		for _, p := range pids {
+			set[p] = true
+		}
+	}
+	out := slices.Collect(maps.Keys(set))
+	sort.Ints(out)
+	return out, nil
+}
+
+// Exists reports whether any of the container's cgroup directories exists.
+func (c *Cgroup) Exists() bool {
+	for _, d := range c.Paths.Unique() {
+		if _, err := os.Stat(d); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Manager is runc's manager underneath, for what this package does not wrap.
+func (c *Cgroup) Manager() cgroups.Manager { return c.m }

@@ -1,0 +1,284 @@
+package cgroup
+
+import (
+	"errors"
+	"maps"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/oci-run/oci-run/pkg/spec"
+)
+
+// What this machine shows: v1 controllers, the memory hierarchy puts us in
+// a sub-cgroup, and an empty cgroup2 at /sys/fs/cgroup/unified.
+const hybridMountinfo = `25 20 0:22 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+27 25 0:24 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+28 25 0:25 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+29 25 0:26 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
+30 25 0:27 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+31 25 0:28 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+32 25 0:29 / /sys/fs/cgroup/odd rw,relatime - cgroup cgroup rw,name=odd
+33 20 0:28 / /mnt/again rw,relatime - cgroup2 cgroup2 rw
+`
+
+const hybridCgroup = `9:name=systemd:/
+5:devices:/
+4:memory:/process_api/abc
+2:cpuacct:/
+1:cpu:/
+0::/
+`
+
+func hybridHost(t *testing.T) *Host {
+	t.Helper()
+	h, err := parseHost(strings.NewReader(hybridMountinfo), strings.NewReader(hybridCgroup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestParseHostHybrid(t *testing.T) {
+	h := hybridHost(t)
+	if h.Mode != Hybrid {
+		t.Errorf("mode %v, want hybrid", h.Mode)
+	}
+	var got []string
+	for _, hi := range h.Hierarchies {
+		got = append(got, strings.Join(hi.Controllers, ",")+"@"+hi.Mountpoint+":"+hi.Own)
+	}
+	want := []string{
+		"cpu@/sys/fs/cgroup/cpu:/", "cpuacct@/sys/fs/cgroup/cpuacct:/",
+		"memory@/sys/fs/cgroup/memory:/process_api/abc", "devices@/sys/fs/cgroup/devices:/",
+		"name=systemd@/sys/fs/cgroup/systemd:/", "@/sys/fs/cgroup/unified:/",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("hierarchies\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestParseHostV2InContainer(t *testing.T) {
+	mi := "40 30 0:50 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
+	h, err := parseHost(strings.NewReader(mi), strings.NewReader("0::/kubepods/pod1/ctr\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Mode != V2 {
+		t.Fatalf("mode %v", h.Mode)
+	}
+	d := dirs(h, "child")
+	if d[Unified] != "/sys/fs/cgroup/ctr/child" {
+		t.Errorf("relative dir under a cgroup-namespaced mount: %q", d[Unified])
+	}
+	if d := dirs(h, "/abs/x"); d[Unified] != "/sys/fs/cgroup/abs/x" {
+		t.Errorf("absolute dir: %q", d[Unified])
+	}
+}
+
+func TestParseLocation(t *testing.T) {
+	tests := []struct {
+		path, id string
+		systemd  bool
+		inner    string
+		unit     *SystemdUnit
+		err      string
+	}{
+		{path: "", id: "c1", inner: "c1"},
+		{path: "/a/b", inner: "/a/b"},
+		{path: "/a/../../b/", inner: "/b"},
+		{path: "a/b", inner: "a/b"},
+		{path: "../../etc/x", inner: "etc/x"},
+		{path: "/", err: "linux.cgroupsPath: \"/\" is the root cgroup"},
+		{path: "..", err: "names the runtime's own cgroup"},
+		{path: "", id: "a/b", err: "cannot name a cgroup"},
+		{path: "system.slice:oci:c1", systemd: true, unit: &SystemdUnit{"system.slice", "oci", "c1"}},
+		{path: ":oci:c1", systemd: true, unit: &SystemdUnit{"", "oci", "c1"}},
+		{path: "", id: "c2", systemd: true, unit: &SystemdUnit{"", DefaultSystemdPrefix, "c2"}},
+		{path: "/a/b", systemd: true, err: "with --systemd-cgroup the form is \"slice:prefix:name\""},
+		{path: "system:oci:c1", systemd: true, err: "is not a systemd slice"},
+		{path: "system.slice:oci:", systemd: true, err: "name part"},
+	}
+	for _, tt := range tests {
+		loc, err := ParseLocation(tt.path, tt.id, tt.systemd)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: err %v, want %q", tt.path, err, tt.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.path, err)
+			continue
+		}
+		if loc.Inner != tt.inner {
+			t.Errorf("%q: inner %q, want %q", tt.path, loc.Inner, tt.inner)
+		}
+		if (loc.Systemd == nil) != (tt.unit == nil) || (tt.unit != nil && *loc.Systemd != *tt.unit) {
+			t.Errorf("%q: unit %+v, want %+v", tt.path, loc.Systemd, tt.unit)
+		}
+	}
+}
+
+func TestDirsHybrid(t *testing.T) {
+	h := hybridHost(t)
+	rel := dirs(h, "ctr")
+	want := map[string]string{
+		"cpu":          "/sys/fs/cgroup/cpu/ctr",
+		"cpuacct":      "/sys/fs/cgroup/cpuacct/ctr",
+		"memory":       "/sys/fs/cgroup/memory/process_api/abc/ctr",
+		"devices":      "/sys/fs/cgroup/devices/ctr",
+		"name=systemd": "/sys/fs/cgroup/systemd/ctr",
+		"":             "/sys/fs/cgroup/unified/ctr",
+	}
+	if !maps.Equal(rel, want) {
+		t.Errorf("relative:\n got %v\nwant %v", rel, want)
+	}
+	abs := dirs(h, "/machine/ctr")
+	if abs["memory"] != "/sys/fs/cgroup/memory/machine/ctr" || abs[""] != "/sys/fs/cgroup/unified/machine/ctr" {
+		t.Errorf("absolute: %v", abs)
+	}
+}
+
+func TestDirsCoMounted(t *testing.T) {
+	mi := "26 25 0:23 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+	h, err := parseHost(strings.NewReader(mi), strings.NewReader("2:cpu,cpuacct:/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dirs(h, "/x")
+	if d["cpu"] != "/sys/fs/cgroup/cpu,cpuacct/x" || d["cpuacct"] != d["cpu"] {
+		t.Errorf("co-mounted: %v", d)
+	}
+	p := Paths{Dirs: d}
+	if len(p.Unique()) != 1 {
+		t.Errorf("unique: %v", p.Unique())
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestResourcesConversion(t *testing.T) {
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](100 << 20), Swap: ptr[int64](200 << 20), Reservation: ptr[int64](50 << 20),
+			Swappiness: ptr[uint64](10), DisableOOMKiller: ptr(true)},
+		CPU:  &specs.LinuxCPU{Shares: ptr[uint64](1024), Quota: ptr[int64](50000), Period: ptr[uint64](100000), Cpus: "0-1", Mems: "0", Idle: ptr[int64](1)},
+		Pids: &specs.LinuxPids{Limit: ptr[int64](10)},
+		BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](300),
+			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1000}}},
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rw"}},
+	}
+	res, err := Resources(r, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Memory != 100<<20 || res.MemorySwap != 200<<20 || res.MemoryReservation != 50<<20 || *res.MemorySwappiness != 10 || !res.OomKillDisable {
+		t.Errorf("memory: %+v", res)
+	}
+	// shares 1024 (the v1 default) is weight 100 (the v2 default)
+	if res.CpuShares != 1024 || res.CpuWeight != 100 || res.CpuQuota != 50000 || res.CpuPeriod != 100000 || res.CpusetCpus != "0-1" || *res.CPUIdle != 1 {
+		t.Errorf("cpu: %+v", res)
+	}
+	if *res.PidsLimit != 10 || res.BlkioWeight != 300 || res.BlkioThrottleReadBpsDevice[0].String() != "8:0 1000" {
+		t.Errorf("pids/blkio: %+v", res)
+	}
+	if len(res.Devices) != 2+len(defaultDevices) {
+		t.Fatalf("devices: %d rules", len(res.Devices))
+	}
+	if d := res.Devices[0]; d.Allow || d.Type != 'a' || d.Major != -1 || d.Permissions != "rwm" {
+		t.Errorf("deny all rule: %+v", d)
+	}
+	if d := res.Devices[1]; !d.Allow || d.Type != 'c' || d.Major != 1 || d.Minor != 3 {
+		t.Errorf("allow rule: %+v", d)
+	}
+}
+
+func TestResourcesDefaultDevicesYieldToLinuxDevices(t *testing.T) {
+	res, err := Resources(nil, []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range res.Devices {
+		if d.Major == 1 && d.Minor == 3 {
+			t.Errorf("default /dev/null rule kept although linux.devices has /dev/null")
+		}
+	}
+	if len(res.Devices) != len(defaultDevices)-1 {
+		t.Errorf("%d rules", len(res.Devices))
+	}
+}
+
+func TestResourcesErrorsNameTheField(t *testing.T) {
+	h := hybridHost(t) // no pids, blkio, net_cls, hugetlb, rdma hierarchies
+	tests := []struct {
+		r     specs.LinuxResources
+		field string
+		msg   string
+	}{
+		{specs.LinuxResources{Unified: map[string]string{"memory.high": "1M"}}, "linux.resources.unified", "cgroup v1 (hybrid mode)"},
+		{specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](1)}}, "linux.resources.pids", "pids controller is not mounted"},
+		{specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr[uint32](1)}}, "linux.resources.network.classID", "net_cls"},
+		{specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Access: "rwx"}}}, "linux.resources.devices[0].access", "only r, w and m"},
+		{specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "p", Access: "r"}}}, "linux.resources.devices[0].type", "\"p\""},
+		{specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{}}}, "linux.resources.devices[0].access", "must not be empty"},
+		{specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](2 << 20), Swap: ptr[int64](1 << 20)}}, "linux.resources.memory.swap", "below"},
+		{specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr[uint64](101)}}, "linux.resources.memory.swappiness", "0-100"},
+		{specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: ptr[int64](3)}}, "linux.resources.cpu.idle", "0 or 1"},
+	}
+	for _, tt := range tests {
+		_, err := Resources(&tt.r, nil, h)
+		var fe spec.Errors
+		if !errors.As(err, &fe) {
+			t.Errorf("%s: want field errors, got %v", tt.field, err)
+			continue
+		}
+		if fe[0].Field != tt.field || !strings.Contains(fe[0].Msg, tt.msg) {
+			t.Errorf("got %q, want field %s with %q", err, tt.field, tt.msg)
+		}
+	}
+}
+
+func TestSetErrorNamesField(t *testing.T) {
+	tests := map[string]string{
+		`failed to write "1" to "/sys/fs/cgroup/pids/x/pids.max": invalid argument`:                      "linux.resources.pids.limit",
+		`unable to set memory limit to 1 (current usage: 5, peak usage: 9)`:                              "linux.resources.memory.limit",
+		`open /sys/fs/cgroup/cpuset/x/cpuset.cpus: invalid argument`:                                     "linux.resources.cpu.cpus",
+		`write /sys/fs/cgroup/blkio/x/blkio.throttle.read_bps_device: no such device`:                    "linux.resources.blockIO.throttleReadBpsDevice",
+		`openat2 /sys/fs/cgroup/blkio/x/blkio.weight: no such file or directory`:                         "linux.resources.blockIO.weight",
+		`failed to write "5:1 rwm" to "/sys/fs/cgroup/devices/x/devices.allow": operation not permitted`: "linux.resources.devices",
+		`something else`: "linux.resources",
+	}
+	for msg, field := range tests {
+		got := setError(errors.New(msg)).Error()
+		if !strings.HasPrefix(got, field+": ") {
+			t.Errorf("%q -> %q, want prefix %s", msg, got, field)
+		}
+	}
+}
+
+func TestParseSub(t *testing.T) {
+	got, err := ParseSub([]string{"memory,cpu:a/b", "pids:c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(got, map[string]string{"memory": "a/b", "cpu": "a/b", "pids": "c"}) {
+		t.Errorf("%v", got)
+	}
+	got, err = ParseSub([]string{"x"})
+	if err != nil || !maps.Equal(got, map[string]string{"": "x"}) {
+		t.Errorf("plain form: %v %v", got, err)
+	}
+	for _, bad := range []string{"../x", "/abs", "memory:", "a/../../b", "."} {
+		if _, err := ParseSub([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestUnescape(t *testing.T) {
+	if got := unescape(`/a\040b\134c`); got != `/a b\c` {
+		t.Errorf("%q", got)
+	}
+}

@@ -1,0 +1,346 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/rootfs"
+	"github.com/oci-run/oci-run/pkg/seccompload"
+	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/syncsock"
+)
+
+// CreateOptions are the flags of `create` (and `run`).
+type CreateOptions struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+
+	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
+	// connection to --console-socket, or run's own socket pair.
+	console *os.File
+}
+
+// Create sets up a container and leaves its init blocked on the exec fifo.
+func (r *Runtime) Create(o CreateOptions) error {
+	if err := state.ValidateID(o.ID); err != nil {
+		return err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return fmt.Errorf("bundle: %w", err)
+	}
+	o.Bundle = bundle
+	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return err
+	}
+	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	// Each stage's own checks that need no host state, run here so that
+	// bad input is refused before anything exists.
+	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	if err := checkConsole(s, &o); err != nil {
+		return err
+	}
+	if o.PreserveFDs < 0 {
+		return fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
+	}
+	if err := r.checkStages(); err != nil {
+		return err
+	}
+	cgPaths, err := cgroupPaths(s, o.ID, r.Systemd)
+	if err != nil {
+		return err
+	}
+
+	c, err := r.Store.Create(o.ID)
+	if err != nil {
+		return err
+	}
+	self, _ := proc.ReadStat(os.Getpid())
+	c.State = state.State{
+		ID:           o.ID,
+		Bundle:       bundle,
+		Rootfs:       spec.RootPath(s, bundle),
+		Created:      time.Now().UTC(),
+		Owner:        "",
+		Annotations:  s.Annotations,
+		CgroupPaths:  cgPaths,
+		Systemd:      r.Systemd,
+		Creator:      os.Getpid(),
+		CreatorStart: self.StartTime,
+	}
+	if err := c.Save(); err == nil {
+		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
+	}
+	if err == nil {
+		err = r.runChain(c, s, raw, o)
+	}
+	if err != nil {
+		r.destroy(c)
+		return err
+	}
+	c.State.Creator, c.State.CreatorStart = 0, 0
+	if err := c.Save(); err != nil {
+		r.destroy(c)
+		return err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
+			r.destroy(c)
+			return err
+		}
+	}
+	c.Close()
+	return nil
+}
+
+func checkConsole(s *specs.Spec, o *CreateOptions) error {
+	if o.console != nil {
+		return nil
+	}
+	terminal := s.Process != nil && s.Process.Terminal
+	switch {
+	case o.ConsoleSocket != "" && !terminal:
+		return errors.New("--console-socket given but process.terminal is false: there is no tty to send")
+	case o.ConsoleSocket == "" && terminal:
+		return errors.New("process.terminal is true: --console-socket is needed to receive the tty")
+	case o.ConsoleSocket == "":
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("--console-socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: o.ConsoleSocket}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("--console-socket %s: connect: %w", o.ConsoleSocket, err)
+	}
+	o.console = os.NewFile(uintptr(fd), "console-socket")
+	return nil
+}
+
+// runChain starts the stage pipeline and follows it until the container's
+// init reports ready (blocked on the exec fifo) or a stage fails.
+func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o CreateOptions) error {
+	fifo := c.Path(state.FifoFile)
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		return fmt.Errorf("create exec fifo: %w", err)
+	}
+	// Read-write so that opening never blocks and the init's blocking read
+	// waits for data, not for a writer: `start` opens it write-only and
+	// writes one byte; with no reader left (init gone), start gets ENXIO.
+	fifoFile, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer fifoFile.Close()
+	specFD, err := spec.SealedMemfd("config.json", raw)
+	if err != nil {
+		return err
+	}
+	specFile := os.NewFile(uintptr(specFD), "config.json")
+	defer specFile.Close()
+	rt, st, err := syncsock.Pair()
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if o.console != nil {
+		defer o.console.Close()
+	}
+
+	// The user's preserved descriptors keep their numbers (3..3+N-1); the
+	// handover descriptors go above them.
+	n := o.PreserveFDs
+	extra := make([]*os.File, 0, n+4)
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			st.Close()
+			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open", n, fd)
+		}
+		extra = append(extra, os.NewFile(uintptr(fd), "preserved"))
+	}
+	fdSpec := 3 + len(extra)
+	extra = append(extra, specFile, st.File(), fifoFile)
+	fdSync, fdFifo := fdSpec+1, fdSpec+2
+	env := stage.StripEnv(os.Environ())
+	env = append(env,
+		stage.EnvSync+"="+strconv.Itoa(fdSync),
+		stage.EnvFifo+"="+strconv.Itoa(fdFifo),
+		stage.EnvPreserve+"="+strconv.Itoa(n),
+	)
+	if o.console != nil {
+		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
+		extra = append(extra, o.console)
+	}
+	argv, err := r.pipeline(s, o, fdSpec)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = extra
+	cmd.Env = env
+	cmd.Dir = o.Bundle
+	if err := cmd.Start(); err != nil {
+		st.Close()
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	st.Close()
+	err = r.follow(c, s, rt)
+	werr := cmd.Wait()
+	if err == nil && werr != nil {
+		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
+	}
+	return err
+}
+
+// follow reads the chain's messages until ready.
+func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) error {
+	for {
+		m, err := rt.Recv()
+		if errors.Is(err, io.EOF) {
+			return errors.New("container init exited before it was ready (see the container's stderr)")
+		}
+		if err != nil {
+			return err
+		}
+		switch m.Type {
+		case syncsock.TypePid:
+			st, err := proc.ReadStat(m.Pid)
+			if err != nil {
+				return fmt.Errorf("container init %d: %w", m.Pid, err)
+			}
+			c.State.Pid, c.State.PidStart = m.Pid, st.StartTime
+			// Recorded at once: if this process dies now, delete --force
+			// still finds the init.
+			if err := c.Save(); err != nil {
+				return err
+			}
+		case syncsock.TypeError:
+			return errors.New(m.Error)
+		case syncsock.TypeReady:
+			return nil
+		case syncsock.TypeHook:
+			if err := rt.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
+				return err
+			}
+		case syncsock.TypeSeccompListener:
+			if err := r.deliverListener(c, s, m, rt); err != nil {
+				return err
+			}
+		case syncsock.TypeWarning:
+			r.Log.Warnf("%s: %s", m.Stage, m.Warning)
+		default:
+			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
+		}
+	}
+}
+
+// pipeline builds the stage chain for a new container. A stage the spec
+// does not need is left out (no seccomp profile, no oci-seccomp).
+func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string, error) {
+	sfd := strconv.Itoa(fdSpec)
+	var argv []string
+	add := func(name string, opts ...string) error {
+		p, err := r.stagePath(name)
+		if err != nil {
+			return err
+		}
+		if len(argv) > 0 {
+			argv = append(argv, "--")
+		}
+		argv = append(argv, p, "--spec-fd", sfd)
+		argv = append(argv, opts...)
+		return nil
+	}
+	cg := []string{"--bundle", o.Bundle, "--id", o.ID}
+	if r.Systemd {
+		cg = append(cg, "--systemd")
+	}
+	if err := add("oci-cgroup", cg...); err != nil {
+		return nil, err
+	}
+	if err := add("oci-unshare", "--bundle", o.Bundle, "--detach"); err != nil {
+		return nil, err
+	}
+	mnt := []string{"--bundle", o.Bundle}
+	if o.NoPivot {
+		mnt = append(mnt, "--no-pivot")
+	}
+	if err := add("oci-mount", mnt...); err != nil {
+		return nil, err
+	}
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		if err := add("oci-seccomp"); err != nil {
+			return nil, err
+		}
+	}
+	var ex []string
+	if !o.NoNewKeyring {
+		ex = append(ex, "--session-keyring", o.ID)
+	}
+	if err := add("oci-exec", ex...); err != nil {
+		return nil, err
+	}
+	return argv, nil
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if err := state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write --pid-file: %w", err)
+	}
+	return nil
+}
+
+// deliverListener sends the seccomp notify listener that oci-exec got from
+// the kernel to linux.seccomp.listenerPath with the container's state, as
+// runc does, then lets oci-exec go on.
+func (r *Runtime) deliverListener(c *state.Container, s *specs.Spec, m syncsock.Message, rt *syncsock.Conn) error {
+	defer func() {
+		for _, f := range m.Files {
+			f.Close()
+		}
+	}()
+	if len(m.Files) != 1 || s.Linux == nil || s.Linux.Seccomp == nil || s.Linux.Seccomp.ListenerPath == "" {
+		rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: "unexpected seccomp listener"})
+		return errors.New("linux.seccomp.listenerPath: oci-exec sent a listener the configuration does not ask for")
+	}
+	st := c.OCIState(state.Creating).State
+	err := seccompload.Deliver(s.Linux.Seccomp.ListenerPath, seccompload.ListenerState(st, s.Linux.Seccomp.ListenerMetadata), int(m.Files[0].Fd()))
+	if err != nil {
+		rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: err.Error()})
+		return err
+	}
+	return rt.Send(syncsock.Message{Type: syncsock.TypeContinue})
+}

@@ -1,0 +1,51 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/state"
+)
+
+// Delete removes a stopped container; with force, it kills a live one
+// first.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	status := c.Status()
+	if status != state.Stopped && !force {
+		c.Close()
+		return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, status)
+	}
+	return r.destroy(c)
+}
+
+// destroy kills whatever is left of a container, removes its cgroups and
+// its state directory. It is also how a failed create cleans up, so it
+// works from any partial state.
+func (r *Runtime) destroy(c *state.Container) error {
+	st := &c.State
+	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
+		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)
+	}
+	// Processes outside the init's pid namespace (none, or a shared one)
+	// and stages of a create that is still running live in the cgroup.
+	signalCgroup(st.CgroupPaths, unix.SIGKILL)
+	if st.Pid != 0 {
+		if err := proc.WaitGone(st.Pid, st.PidStart, 10000); err != nil {
+			r.Log.Warnf("delete %s: %v", st.ID, err)
+		}
+	}
+	var firstErr error
+	if err := destroyCgroups(st.CgroupPaths); err != nil {
+		firstErr = fmt.Errorf("remove cgroups of %s: %w", st.ID, err)
+	}
+	if err := c.Remove(); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}

@@ -1,0 +1,63 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/state"
+)
+
+// Start releases a created container's init into process.args.
+func (r *Runtime) Start(id string) error {
+	c, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	switch status := c.Status(); status {
+	case state.Created:
+	case state.Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case state.Running, state.Paused:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", status)
+	}
+	fifo := c.Path(state.FifoFile)
+	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		// No reader: the init died between the status check and now.
+		return errors.New("cannot start a container that has stopped")
+	}
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	_, err = unix.Write(fd, []byte{0})
+	unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	// The fifo's absence is what makes the container "running".
+	if err := os.Remove(fifo); err != nil {
+		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	return nil
+}
+
+// open loads a container and wires the cgroup freezer into its status.
+func (r *Runtime) open(id string) (*state.Container, error) {
+	c, err := r.Store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	r.wire(c)
+	return c, nil
+}
+
+// wire connects the cgroup freezer to the container's status.
+func (r *Runtime) wire(c *state.Container) {
+	c.State.FreezerState = func() (bool, error) { return cgroupFrozen(c.State.CgroupPaths) }
+}
