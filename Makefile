@@ -11,8 +11,10 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 
 # Stages that run inside the container after pivot_root cannot load shared
 # libraries from the host: they are static. oci-seccomp links libseccomp
-# (cgo), so it is linked statically against libseccomp.a and glibc.
-STATIC_CGO := oci-seccomp
+# (cgo), so it is linked statically against libseccomp.a and glibc;
+# oci-unshare has a cgo constructor that joins namespaces before the Go
+# runtime starts (pkg/nsjoin), and runs from a sealed copy in the container.
+STATIC_CGO := oci-seccomp oci-unshare
 
 .PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite FORCE
 all: build

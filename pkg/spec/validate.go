@@ -161,24 +161,9 @@ func validateLinux(c *checker, s *specs.Spec) {
 			}
 		}
 	}
-	uts, hasUTS := seen[specs.UTSNamespace]
-	newUTS := hasUTS && l.Namespaces[uts].Path == ""
-	if s.Hostname != "" && !newUTS {
-		c.add("hostname", "cannot be set without a new uts namespace in linux.namespaces")
-	}
-	if s.Domainname != "" && !newUTS {
-		c.add("domainname", "cannot be set without a new uts namespace in linux.namespaces")
-	}
+	validateNamespaces(c, s, seen)
 	if l == nil {
 		return
-	}
-	if _, hasUser := seen[specs.UserNamespace]; !hasUser {
-		if len(l.UIDMappings) > 0 {
-			c.add("linux.uidMappings", "set without a user namespace in linux.namespaces")
-		}
-		if len(l.GIDMappings) > 0 {
-			c.add("linux.gidMappings", "set without a user namespace in linux.namespaces")
-		}
 	}
 	for i, p := range l.MaskedPaths {
 		if !filepath.IsAbs(p) {

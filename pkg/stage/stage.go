@@ -263,6 +263,10 @@ func FormatStageFDs(names []string, fds []int) string {
 	return strings.Join(parts, ",")
 }
 
+// ExecFD replaces the process with the executable open at fd
+// (execveat with AT_EMPTY_PATH), for sealed copies that have no path.
+func ExecFD(fd int, argv, env []string) error { return execFD(fd, argv, env) }
+
 func execFD(fd int, argv, env []string) error {
 	RestoreNofile()
 	argvp, err := syscall.SlicePtrFromStrings(argv)

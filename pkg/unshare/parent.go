@@ -1,0 +1,350 @@
+package unshare
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/exeseal"
+	"github.com/oci-run/oci-run/pkg/namespace"
+	"github.com/oci-run/oci-run/pkg/nsjoin"
+	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/syncsock"
+)
+
+// runParent is the runtime side. It runs once, or twice when namespaces are
+// joined: the second time in the re-executed image, after the nsjoin
+// constructor entered them.
+func runParent(s *stage.Stage, o Options) error {
+	p := namespace.NewPlan(s.Spec)
+	env := os.Environ()
+	// Descriptors the child inherits are kept reachable (an unreachable
+	// *os.File is closed by its finalizer) until the clone is done.
+	var keep []*os.File
+	defer runtime.KeepAlive(&keep)
+
+	if os.Getenv(nsjoin.Env) == "" {
+		if err := namespace.Check(s.Spec); err != nil {
+			return err
+		}
+		var err error
+		if env, keep, err = prepare(s, p, env); err != nil {
+			return err
+		}
+		if len(p.Join) > 0 {
+			return reexecJoined(p, env, &keep)
+		}
+	} else {
+		if err := afterJoin(s.Spec, p); err != nil {
+			return err
+		}
+		env = stage.SetEnv(env, nsjoin.Env, "")
+	}
+
+	self, ok := envFD(env, envSelf)
+	if !ok {
+		return errors.New("internal: no sealed copy of oci-unshare")
+	}
+	childEnv := stage.SetEnv(env, envChild, "1")
+	if fd, ok := envFD(env, envMount); ok {
+		childEnv = stage.SetEnv(childEnv, nsjoin.Env, nsjoin.Format([]nsjoin.Entry{{FD: fd, Flag: unix.CLONE_NEWNS}}))
+	}
+	if fd, ok := envFD(env, envPid); ok {
+		// On this thread only, which clones next: the main thread,
+		// locked to this goroutine since init; the Go runtime creates no
+		// thread from a locked one.
+		if err := unix.Setns(fd, unix.CLONE_NEWPID); err != nil {
+			j := p.JoinPid
+			return fmt.Errorf("%s.path: join %s namespace %q: %w", j.Field, j.Kind.Type, j.Path, explainSetns(*j, err))
+		}
+		unix.Close(fd)
+		childEnv = stage.SetEnv(childEnv, envPid, "")
+	}
+	pid, err := clone(p, self, childEnv)
+	if err != nil {
+		return err
+	}
+	if err := s.Send(syncsock.Message{Type: syncsock.TypePid, Pid: pid}); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		reap(pid)
+		return err
+	}
+	if o.Detach {
+		return nil
+	}
+	os.Exit(waitForward(pid))
+	return nil
+}
+
+// prepare does the parent's first-pass work: seal the stages still to come
+// and oci-unshare itself, and open the namespaces to join (checking their
+// type on the very descriptor that will be joined).
+func prepare(s *stage.Stage, p *namespace.Plan, env []string) ([]string, []*os.File, error) {
+	env, keep, err := sealStages(s.Next, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	self, err := sealSelf()
+	if err != nil {
+		return nil, nil, err
+	}
+	if self != nil {
+		keep = append(keep, self)
+		env = stage.SetEnv(env, envSelf, strconv.Itoa(int(self.Fd())))
+	} else {
+		fd, _ := stage.SealedFD("oci-unshare")
+		env = stage.SetEnv(env, envSelf, strconv.Itoa(fd))
+	}
+	for _, x := range []struct {
+		j   *namespace.Join
+		env string
+	}{{p.JoinMount, envMount}, {p.JoinPid, envPid}} {
+		if x.j == nil {
+			continue
+		}
+		f, err := openInherited(x.j)
+		if err != nil {
+			return nil, nil, err
+		}
+		keep = append(keep, f)
+		env = stage.SetEnv(env, x.env, strconv.Itoa(int(f.Fd())))
+	}
+	return env, keep, nil
+}
+
+// reexecJoined re-executes the sealed oci-unshare with the namespaces of
+// p.Join listed for the nsjoin constructor. It returns only on error.
+func reexecJoined(p *namespace.Plan, env []string, keep *[]*os.File) error {
+	entries := make([]nsjoin.Entry, len(p.Join))
+	for i, j := range p.Join {
+		f, err := openInherited(&j)
+		if err != nil {
+			return err
+		}
+		*keep = append(*keep, f)
+		entries[i] = nsjoin.Entry{FD: int(f.Fd()), Flag: j.Kind.Flag}
+	}
+	self, _ := envFD(env, envSelf)
+	env = stage.SetEnv(env, nsjoin.Env, nsjoin.Format(entries))
+	return stage.ExecFD(self, os.Args, env)
+}
+
+// openInherited opens a namespace to join, checks its type, and leaves the
+// descriptor open across exec.
+func openInherited(j *namespace.Join) (*os.File, error) {
+	f, err := namespace.Open(j.Path, j.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("%s.path: %w", j.Field, err)
+	}
+	if err := clearCloexec(int(f.Fd())); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s.path: %w", j.Field, err)
+	}
+	return f, nil
+}
+
+// afterJoin runs in the re-executed parent: it reports a failed join,
+// closes the joined descriptors, and checks a joined user namespace.
+func afterJoin(s *specs.Spec, p *namespace.Plan) error {
+	if err := joinResult(p.Join); err != nil {
+		return err
+	}
+	entries, err := nsjoin.Parse(os.Getenv(nsjoin.Env))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		unix.Close(e.FD)
+	}
+	if p.User() == namespace.Joined {
+		if err := checkJoinedMappings(s, p); err != nil {
+			return err
+		}
+		// The first process becomes root of the joined namespace (see
+		// clone); it should not keep the runtime's supplementary groups.
+		// setgroups is refused in a namespace where it is denied: then
+		// there is nothing to drop either way that the kernel allows.
+		_ = unix.Setgroups(nil)
+	}
+	return nil
+}
+
+// checkJoinedMappings: when the spec lists mappings with a joined user
+// namespace, they must be the namespace's own (runc does the same check).
+func checkJoinedMappings(s *specs.Spec, p *namespace.Plan) error {
+	for _, m := range []struct {
+		field, file string
+		want        []specs.LinuxIDMapping
+	}{
+		{"linux.uidMappings", "/proc/self/uid_map", p.UIDMappings},
+		{"linux.gidMappings", "/proc/self/gid_map", p.GIDMappings},
+	} {
+		if len(m.want) == 0 {
+			continue
+		}
+		b, err := os.ReadFile(m.file)
+		if err != nil {
+			return fmt.Errorf("%s: read the joined user namespace's mappings: %w", m.field, err)
+		}
+		have := parseIDMap(string(b))
+		want := slices.Clone(m.want)
+		sortMappings(have)
+		sortMappings(want)
+		if !slices.Equal(have, want) {
+			j := p.Join[len(p.Join)-1] // the user namespace is joined last
+			return fmt.Errorf("%s: %s do not match the mappings of the joined user namespace (%s.path %q): %s",
+				m.field, formatMappings(want), j.Field, j.Path, formatMappings(have))
+		}
+	}
+	return nil
+}
+
+func parseIDMap(s string) []specs.LinuxIDMapping {
+	var out []specs.LinuxIDMapping
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		var v [3]uint64
+		for i := range f {
+			v[i], _ = strconv.ParseUint(f[i], 10, 32)
+		}
+		out = append(out, specs.LinuxIDMapping{ContainerID: uint32(v[0]), HostID: uint32(v[1]), Size: uint32(v[2])})
+	}
+	return out
+}
+
+func sortMappings(m []specs.LinuxIDMapping) {
+	slices.SortFunc(m, func(a, b specs.LinuxIDMapping) int { return int(int64(a.ContainerID) - int64(b.ContainerID)) })
+}
+
+func formatMappings(m []specs.LinuxIDMapping) string {
+	parts := make([]string, len(m))
+	for i, x := range m {
+		parts[i] = fmt.Sprintf("%d→%d×%d", x.ContainerID, x.HostID, x.Size)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+// sealStages seals every stage named in the pipeline that OCI_STAGE_FDS
+// does not provide yet, and lists them there: the stages after oci-unshare
+// run inside the container's namespaces (CVE-2019-5736, pkg/exeseal).
+func sealStages(next []string, env []string) ([]string, []*os.File, error) {
+	var names []string
+	var fds []int
+	var keep []*os.File
+	for _, prog := range pipeline.StageNames(next) {
+		name := filepath.Base(prog)
+		if _, ok := stage.SealedFD(name); ok || slices.Contains(names, name) {
+			continue
+		}
+		path, err := stage.LookPath(prog, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := exeseal.Seal(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		keep = append(keep, f)
+		if err := clearCloexec(int(f.Fd())); err != nil {
+			return nil, nil, fmt.Errorf("seal %s: %w", path, err)
+		}
+		names = append(names, name)
+		fds = append(fds, int(f.Fd()))
+	}
+	if len(names) > 0 {
+		v := os.Getenv(stage.EnvStageFDs)
+		if v != "" {
+			v += ","
+		}
+		env = stage.SetEnv(env, stage.EnvStageFDs, v+stage.FormatStageFDs(names, fds))
+	}
+	return env, keep, nil
+}
+
+// sealSelf returns a sealed copy of the running oci-unshare, or nil when
+// oci-run already provides one in OCI_STAGE_FDS.
+func sealSelf() (*os.File, error) {
+	if _, ok := stage.SealedFD("oci-unshare"); ok {
+		return nil, nil
+	}
+	f, err := exeseal.Seal("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	if err := clearCloexec(int(f.Fd())); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// clone starts the first process in the new namespaces, running the sealed
+// oci-unshare (the child image). For a new user namespace the maps are
+// written from here before the child goes on; in a new or joined user
+// namespace the child then becomes the namespace's root, so that it keeps
+// its capabilities across exec.
+func clone(p *namespace.Plan, self int, env []string) (int, error) {
+	sys := &syscall.SysProcAttr{Cloneflags: p.Clone}
+	switch p.User() {
+	case namespace.New:
+		sys.UidMappings = sysMappings(p.UIDMappings)
+		sys.GidMappings = sysMappings(p.GIDMappings)
+		// A privileged writer may leave setgroups allowed (the container's
+		// root needs it to set supplementary groups); without privileges
+		// the kernel requires "deny" before gid_map can be written.
+		sys.GidMappingsEnableSetgroups = os.Geteuid() == 0
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	case namespace.Joined:
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+	argv0 := fmt.Sprintf("/proc/self/fd/%d", self)
+	pid, err := syscall.ForkExec(argv0, os.Args, &syscall.ProcAttr{Env: env, Files: stdio(), Sys: sys})
+	if err != nil {
+		return 0, cloneError(p, err)
+	}
+	return pid, nil
+}
+
+func cloneError(p *namespace.Plan, err error) error {
+	if p.User() == namespace.New && (errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM)) {
+		return fmt.Errorf("linux.uidMappings/linux.gidMappings: the kernel refused the mappings %s / %s or root (0) of the new user namespace: %w",
+			formatMappings(p.UIDMappings), formatMappings(p.GIDMappings), err)
+	}
+	return fmt.Errorf("start the container's first process (clone flags %#x): %w", p.Clone, err)
+}
+
+func sysMappings(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, x := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(x.ContainerID), HostID: int(x.HostID), Size: int(x.Size)}
+	}
+	return out
+}
+
+// stdio passes 0, 1 and 2 through, or closed when they are closed here.
+func stdio() []uintptr {
+	files := make([]uintptr, 3)
+	for i := range files {
+		files[i] = uintptr(i)
+		if _, err := unix.FcntlInt(uintptr(i), unix.F_GETFD, 0); err != nil {
+			files[i] = ^uintptr(0) // -1: closed in the child too
+		}
+	}
+	return files
+}

@@ -1,0 +1,56 @@
+package unshare
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+)
+
+// waitForward waits for the child, forwarding every signal this process
+// gets to it, and returns the exit status a shell would report: the
+// child's exit code, or 128+N when signal N killed it.
+func waitForward(pid int) int {
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	done := make(chan unix.WaitStatus, 1)
+	go func() { done <- reap(pid) }()
+	for {
+		select {
+		case sig := <-sigs:
+			n := sig.(unix.Signal)
+			// SIGCHLD is about the child itself; SIGURG is the Go
+			// runtime's own preemption signal.
+			if n == unix.SIGCHLD || n == unix.SIGURG {
+				continue
+			}
+			unix.Kill(pid, n)
+		case ws := <-done:
+			signal.Stop(sigs)
+			return exitCode(ws)
+		}
+	}
+}
+
+// reap waits for pid to end.
+func reap(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		return ws
+	}
+}
+
+func exitCode(ws unix.WaitStatus) int {
+	switch {
+	case ws.Exited():
+		return ws.ExitStatus()
+	case ws.Signaled():
+		return 128 + int(ws.Signal())
+	}
+	return 1
+}
