@@ -14,7 +14,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 # (cgo), so it is linked statically against libseccomp.a and glibc.
 STATIC_CGO := oci-seccomp
 
-.PHONY: all build install uninstall clean test unit integration lint FORCE
+.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite FORCE
 all: build
 
 build: $(addprefix bin/,$(BINS))
@@ -35,6 +35,69 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(BINS))
 
 clean:
-	rm -rf bin
+	rm -rf bin build
+
+# ---- tests -----------------------------------------------------------------
+# `make test` is what CI (.ci/run) and the README run: build, lint, unit,
+# integration, conformance, in that order, stopping at the first failure.
+test:
+	@set -e; t0=$$(date +%s); \
+	for step in build lint unit integration conformance; do \
+		s=$$(date +%s); echo "==> make $$step"; \
+		$(MAKE) --no-print-directory $$step; \
+		echo "==> make $$step: ok in $$(( $$(date +%s) - s ))s"; \
+	done; \
+	echo "==> make test: ok in $$(( $$(date +%s) - t0 ))s"
+
+# Unit tests: pure logic, no root, every package outside tests/.
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v '^$(PKG)/tests\(/\|$$\)')
+
+# Integration tests run the built binaries against real containers: root,
+# one package at a time (they share the machine's cgroups and mounts).
+INTEGRATION_TIMEOUT ?= 20m
+integration: build
+	@[ "$$(id -u)" = 0 ] || { echo "make integration: needs root" >&2; exit 1; }
+	@pkgs=$$($(GO) list ./tests/... 2>/dev/null); \
+	if [ -z "$$pkgs" ]; then echo "integration: no test packages under tests/ yet"; \
+	else echo "$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/..."; \
+		$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/...; fi
+
+# staticcheck is pinned: 2026.2.2 (v0.8.2) is the release that knows Go 1.26.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := build/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:" >&2; echo "$$out" >&2; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+# ---- OCI conformance (opencontainers/runtime-tools v0.9.0) -----------------
+# make conformance                  oci-run, gated by the expected-pass list
+# make conformance RUNTIME=runc     comparison run, report only
+# CONFORMANCE_FLAGS="-run '^(create|state)$$'" narrows the run.
+RUNTIME              ?= bin/oci-run
+CONFORMANCE_DIR      ?= build/conformance
+CONFORMANCE_SUITE    := $(CONFORMANCE_DIR)/suite
+CONFORMANCE_EXPECTED ?= $(if $(filter bin/oci-run,$(RUNTIME)),tests/conformance/expected-pass.txt)
+CONFORMANCE_TIMEOUT  ?= 2m
+CONFORMANCE_FLAGS    ?=
+GOARCH_HOST          := $(shell $(GO) env GOARCH)
+
+# The validation programs and runtimetest (static: it runs inside the
+# containers), and the suite's busybox rootfs tarball from the module.
+conformance-suite:
+	@mkdir -p $(CONFORMANCE_SUITE)
+	cd tools/conformance && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/$(CONFORMANCE_SUITE)/ tool
+	install -m 0644 "$$(cd tools/conformance && $(GO) list -m -f '{{.Dir}}' github.com/opencontainers/runtime-tools)/rootfs-$(GOARCH_HOST).tar.gz" $(CONFORMANCE_SUITE)/
+	$(GO) build -o $(CONFORMANCE_DIR)/runner ./scripts/conformance
+
+conformance: conformance-suite $(if $(filter bin/oci-run,$(RUNTIME)),build)
+	@[ "$$(id -u)" = 0 ] || { echo "make conformance: needs root" >&2; exit 1; }
+	$(CONFORMANCE_DIR)/runner -runtime $(RUNTIME) -suite $(CONFORMANCE_SUITE) \
+		-out $(CONFORMANCE_DIR)/$(notdir $(RUNTIME)) -timeout $(CONFORMANCE_TIMEOUT) \
+		$(if $(CONFORMANCE_EXPECTED),-expected $(CONFORMANCE_EXPECTED)) $(CONFORMANCE_FLAGS)
 
 FORCE:

@@ -1,14 +1,49 @@
-// Command oci-exec is a stage of the oci-run chain (placeholder: passes through).
+// Command oci-exec is the last stage of the oci-run chain: it makes the
+// current process the configuration's user process and execs process.args.
 package main
 
-import "github.com/oci-run/oci-run/pkg/stage"
+import (
+	"flag"
+	"runtime"
+
+	"github.com/oci-run/oci-run/pkg/process"
+	"github.com/oci-run/oci-run/pkg/stage"
+)
+
+// Credentials, capabilities and the seccomp filter are per thread: stay
+// on the main thread from the start and exec from it.
+func init() { runtime.LockOSThread() }
 
 func main() {
+	var o process.Options
 	stage.Main(stage.Def{
 		Name:     "oci-exec",
-		Synopsis: "oci-exec [--spec-fd N] [--bundle DIR] -- NEXT...",
-		Usage:    "placeholder",
+		Synopsis: "oci-exec [--spec-fd N] [--bundle DIR] [--session-keyring NAME]",
+		Usage: `
+Set up the current process as the configuration's process and exec
+process.args, in the current namespaces and root: session keyring,
+terminal (a pty sent to the console socket of OCI_CONSOLE_FD), rlimits,
+oomScoreAdj, cwd (created if missing) and umask, personality, scheduler,
+ioPriority, execCPUAffinity.final, memoryPolicy, apparmorProfile and
+selinuxLabel, then the user (uid, gid, additionalGids; HOME from
+/etc/passwd), the five capability sets, noNewPrivileges and the seccomp
+filter, the ready message on the sync socket and the wait on the exec fifo
+(OCI_FIFO_FD). Every descriptor above 2 + OCI_PRESERVE_FDS is closed at
+exec; the program gets process.env (PATH and HOME defaulted) only.
+
+Seccomp: oci-exec installs the program that oci-seccomp compiled and
+handed down in OCI_SECCOMP_FD (flags from linux.seccomp). Without
+OCI_SECCOMP_FD it installs no filter at all, whatever linux.seccomp says:
+compiling the profile is the oci-seccomp stage's job. Run
+"oci-seccomp 3<config.json -- oci-exec" for both.
+
+Example:
+  oci-exec 3<config.json
+  unshare -m -p -f --mount-proc chroot rootfs /oci-exec 3<config.json`,
 		Terminal: true,
-		Run:      func(s *stage.Stage) error { return nil },
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&o.SessionKeyring, "session-keyring", "", "join a new session keyring of this name (runc: _ses.ID)")
+		},
+		Run: func(s *stage.Stage) error { return process.Run(s, o) },
 	})
 }

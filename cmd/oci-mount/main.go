@@ -1,13 +1,38 @@
-// Command oci-mount is a stage of the oci-run chain (placeholder: passes through).
+// Command oci-mount prepares the container's filesystem from the spec
+// (root, mounts, devices, masked and read-only paths, sysctl), enters it
+// with pivot_root, and execs the rest of the pipeline.
 package main
 
-import "github.com/oci-run/oci-run/pkg/stage"
+import (
+	"flag"
+
+	"github.com/oci-run/oci-run/pkg/rootfs"
+	"github.com/oci-run/oci-run/pkg/stage"
+)
 
 func main() {
+	var o rootfs.Options
 	stage.Main(stage.Def{
 		Name:     "oci-mount",
-		Synopsis: "oci-mount [--spec-fd N] [--bundle DIR] -- NEXT...",
-		Usage:    "placeholder",
-		Run:      func(s *stage.Stage) error { return s.ExecNext() },
+		Synopsis: "oci-mount [--spec-fd N] [--bundle DIR] [--no-pivot] -- NEXT...",
+		Usage: `
+Prepare the container's root filesystem as config.json says (root, mounts,
+linux.rootfsPropagation, linux.devices, linux.maskedPaths,
+linux.readonlyPaths, linux.sysctl, linux.mountLabel), make it the root
+with pivot_root (chroot with --no-pivot), and exec NEXT inside it. Every
+path inside the rootfs is resolved inside it, symlinks included.
+
+It must run in a mount namespace of its own (it refuses the host's), as
+pid 1 of the container's pid namespace in a chain. Standalone, unshare(1)
+provides the namespaces; NEXT is then looked up inside the rootfs:
+
+  unshare -m -p -f oci-mount --bundle mybundle 3<mybundle/config.json -- /bin/sh
+
+A stage named in NEXT (oci-seccomp, oci-exec) is exec'd from a sealed copy
+made before the pivot (or handed down in OCI_STAGE_FDS).`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.BoolVar(&o.NoPivot, "no-pivot", false, "enter the rootfs with MS_MOVE and chroot instead of pivot_root (for a rootfs on initramfs)")
+		},
+		Run: func(s *stage.Stage) error { return rootfs.Run(s, o) },
 	})
 }

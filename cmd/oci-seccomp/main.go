@@ -1,13 +1,43 @@
-// Command oci-seccomp is a stage of the oci-run chain (placeholder: passes through).
+// Command oci-seccomp is the stage of the oci-run chain that compiles
+// linux.seccomp (libseccomp) into a BPF program.
 package main
 
-import "github.com/oci-run/oci-run/pkg/stage"
+import (
+	"runtime"
+
+	"github.com/oci-run/oci-run/pkg/seccomp"
+	"github.com/oci-run/oci-run/pkg/stage"
+)
+
+// The filter is per thread when this stage installs it: stay on the main
+// thread and exec from it.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	stage.Main(stage.Def{
 		Name:     "oci-seccomp",
 		Synopsis: "oci-seccomp [--spec-fd N] [--bundle DIR] -- NEXT...",
-		Usage:    "placeholder",
-		Run:      func(s *stage.Stage) error { return s.ExecNext() },
+		Usage: `
+Compile linux.seccomp with libseccomp: default action, every action
+(SCMP_ACT_KILL, KILL_PROCESS, KILL_THREAD, TRAP, ERRNO, TRACE, ALLOW, LOG,
+NOTIFY), architectures, argument conditions, flags. Syscall names this
+libseccomp does not know are skipped, as runc skips them. Without
+linux.seccomp it just runs NEXT.
+
+Who installs the filter:
+  - NEXT is oci-exec: the compiled program is handed down in a sealed
+    memfd named by OCI_SECCOMP_FD, and oci-exec installs it right before
+    execve of the user program, after its own setup (the filter must not
+    break the runtime's setup).
+  - NEXT is anything else: oci-seccomp installs the filter itself
+    (no_new_privs first when process.noNewPrivileges is true; otherwise
+    loading needs CAP_SYS_ADMIN) and execs NEXT under it. A notify
+    listener goes to linux.seccomp.listenerPath with a state naming this
+    process.
+
+Examples:
+  oci-seccomp 3<config.json -- sh -c 'getcwd-using-command'
+  oci-seccomp 3<config.json -- oci-exec`,
+		Run: seccomp.Run,
 	})
 }

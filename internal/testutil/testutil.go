@@ -118,7 +118,8 @@ func MakeRootfs(dir string) error {
 			return err
 		}
 	}
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	// 0o1777 would lose the sticky bit: os.FileMode has its own flag for it.
+	os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky)
 	data, err := os.ReadFile(busybox)
 	if err != nil {
 		return err

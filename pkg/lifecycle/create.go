@@ -15,6 +15,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/state"
@@ -206,7 +207,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	st.Close()
-	err = r.follow(c, rt)
+	err = r.follow(c, s, rt)
 	werr := cmd.Wait()
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
@@ -215,7 +216,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 }
 
 // follow reads the chain's messages until ready.
-func (r *Runtime) follow(c *state.Container, rt *syncsock.Conn) error {
+func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) error {
 	for {
 		m, err := rt.Recv()
 		if errors.Is(err, io.EOF) {
@@ -244,6 +245,12 @@ func (r *Runtime) follow(c *state.Container, rt *syncsock.Conn) error {
 			if err := rt.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
 				return err
 			}
+		case syncsock.TypeSeccompListener:
+			if err := r.deliverListener(c, s, m, rt); err != nil {
+				return err
+			}
+		case syncsock.TypeWarning:
+			r.Log.Warnf("%s: %s", m.Stage, m.Warning)
 		default:
 			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
 		}
@@ -308,4 +315,26 @@ func writePidFile(path string, pid int) error {
 		return fmt.Errorf("write --pid-file: %w", err)
 	}
 	return nil
+}
+
+// deliverListener sends the seccomp notify listener that oci-exec got from
+// the kernel to linux.seccomp.listenerPath with the container's state, as
+// runc does, then lets oci-exec go on.
+func (r *Runtime) deliverListener(c *state.Container, s *specs.Spec, m syncsock.Message, rt *syncsock.Conn) error {
+	defer func() {
+		for _, f := range m.Files {
+			f.Close()
+		}
+	}()
+	if len(m.Files) != 1 || s.Linux == nil || s.Linux.Seccomp == nil || s.Linux.Seccomp.ListenerPath == "" {
+		rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: "unexpected seccomp listener"})
+		return errors.New("linux.seccomp.listenerPath: oci-exec sent a listener the configuration does not ask for")
+	}
+	st := c.OCIState(state.Creating).State
+	err := seccompload.Deliver(s.Linux.Seccomp.ListenerPath, seccompload.ListenerState(st, s.Linux.Seccomp.ListenerMetadata), int(m.Files[0].Fd()))
+	if err != nil {
+		rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: err.Error()})
+		return err
+	}
+	return rt.Send(syncsock.Message{Type: syncsock.TypeContinue})
 }

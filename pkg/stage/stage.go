@@ -264,6 +264,7 @@ func FormatStageFDs(names []string, fds []int) string {
 }
 
 func execFD(fd int, argv, env []string) error {
+	RestoreNofile()
 	argvp, err := syscall.SlicePtrFromStrings(argv)
 	if err != nil {
 		return err
@@ -340,3 +341,14 @@ func lookPath(prog string, env []string) (string, error) {
 
 // LookPath is lookPath for callers outside the package.
 func LookPath(prog string, env []string) (string, error) { return lookPath(prog, env) }
+
+// RestoreNofile gives the process back the soft RLIMIT_NOFILE it
+// inherited. The Go runtime raises its own soft limit at start and puts
+// the old one back only inside syscall.Exec and os/exec; a stage that
+// execs by other means (execveat of a sealed stage, a raw execve under a
+// seccomp filter) would pass the raised limit on to the user process.
+// syscall.Exec of an empty path restores the limit, forgets it, and fails
+// with ENOENT without doing anything else.
+func RestoreNofile() {
+	syscall.Exec("", []string{""}, nil)
+}

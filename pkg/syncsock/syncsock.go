@@ -25,8 +25,16 @@ const (
 	// TypeHook asks the runtime to run the hooks of one phase and to answer
 	// with TypeContinue (or TypeError) when they are done.
 	TypeHook = "hook"
-	// TypeContinue answers TypeHook.
+	// TypeContinue answers TypeHook and TypeSeccompListener.
 	TypeContinue = "continue"
+	// TypeSeccompListener carries the seccomp notify listener (one
+	// descriptor, SCM_RIGHTS) from oci-exec, which installed the filter, to
+	// the runtime, which sends it to linux.seccomp.listenerPath with the
+	// container state. oci-exec waits for TypeContinue (or TypeError).
+	TypeSeccompListener = "seccomp-listener"
+	// TypeWarning carries a non-fatal message for the runtime's log (a
+	// capability that could not be raised, for instance).
+	TypeWarning = "warning"
 )
 
 // Message is one packet.
@@ -36,6 +44,11 @@ type Message struct {
 	Pid   int    `json:"pid,omitempty"`
 	Error string `json:"error,omitempty"`
 	Hook  string `json:"hook,omitempty"`
+	// Warning is the text of a TypeWarning.
+	Warning string `json:"warning,omitempty"`
+	// Files travel with the packet as SCM_RIGHTS, not in the JSON. Received
+	// descriptors are close-on-exec and belong to the receiver.
+	Files []*os.File `json:"-"`
 }
 
 // Conn is one end of the socket pair.
@@ -69,33 +82,80 @@ func (c *Conn) Send(m Message) error {
 	if err != nil {
 		return err
 	}
-	if _, err := unix.Write(int(c.f.Fd()), b); err != nil {
+	if len(m.Files) == 0 {
+		_, err = unix.Write(int(c.f.Fd()), b)
+	} else {
+		fds := make([]int, len(m.Files))
+		for i, f := range m.Files {
+			fds[i] = int(f.Fd())
+		}
+		err = unix.Sendmsg(int(c.f.Fd()), b, unix.UnixRights(fds...), nil, 0)
+	}
+	if err != nil {
 		return fmt.Errorf("sync socket: send %s: %w", m.Type, err)
 	}
 	return nil
 }
 
+// maxFiles bounds the descriptors one packet carries.
+const maxFiles = 4
+
 // Recv reads one message; io.EOF when every peer has closed its end.
 func (c *Conn) Recv() (Message, error) {
 	buf := make([]byte, maxMessage)
+	oob := make([]byte, unix.CmsgSpace(maxFiles*4))
 	for {
-		n, err := unix.Read(int(c.f.Fd()), buf)
+		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
 		if err != nil {
 			return Message{}, fmt.Errorf("sync socket: receive: %w", err)
 		}
-		if n == 0 {
+		files, ferr := parseRights(oob[:oobn])
+		if n == 0 && len(files) == 0 {
 			return Message{}, io.EOF
 		}
 		var m Message
 		if err := json.Unmarshal(buf[:n], &m); err != nil {
+			closeAll(files)
 			return Message{}, fmt.Errorf("sync socket: bad message %q: %w", buf[:n], err)
 		}
+		if ferr != nil {
+			closeAll(files)
+			return Message{}, fmt.Errorf("sync socket: %s message: %w", m.Type, ferr)
+		}
+		m.Files = files
 		return m, nil
 	}
 }
 
 // Close closes this end.
 func (c *Conn) Close() error { return c.f.Close() }
+
+func parseRights(oob []byte) ([]*os.File, error) {
+	if len(oob) == 0 {
+		return nil, nil
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	var files []*os.File
+	for _, cm := range msgs {
+		fds, err := unix.ParseUnixRights(&cm)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "sync-fd"))
+		}
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}

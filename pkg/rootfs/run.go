@@ -1,0 +1,111 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/exeseal"
+	"github.com/oci-run/oci-run/pkg/idmap"
+	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/stage"
+)
+
+// Run is oci-mount: plan, check, prepare the rootfs, enter it, and exec
+// the rest of the pipeline from sealed descriptors.
+func Run(s *stage.Stage, o Options) error {
+	p, err := Build(s.Spec, s.Bundle, o)
+	if err != nil {
+		return err
+	}
+	if ns, ok := spec.HasNamespace(s.Spec, specs.MountNamespace); ok && ns.Path != "" {
+		// Joining an existing container's mount namespace (exec): its
+		// filesystem is already prepared.
+		return s.ExecNext()
+	}
+	if p.Empty() {
+		return s.ExecNext()
+	}
+	if err := CheckMountNamespace(); err != nil {
+		return err
+	}
+	if err := sealStages(s.NextStages()); err != nil {
+		return err
+	}
+	err = Apply(p, nil)
+	idmap.CloseHanded()
+	if err != nil {
+		return err
+	}
+	return s.ExecNext()
+}
+
+// initMntNSInode is the inode of the initial mount namespace on kernels
+// that give initial namespaces fixed inode numbers (MNT_NS_INIT_INO).
+const initMntNSInode = 0xEFFFFFF8
+
+// CheckMountNamespace refuses to run in the host's mount namespace:
+// everything oci-mount does would then change the host's mount table.
+func CheckMountNamespace() error {
+	var self unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
+		return fmt.Errorf("mount namespace: %w", err)
+	}
+	host := uint64(initMntNSInode)
+	var init unix.Stat_t
+	// /proc/1 is the host's init unless /proc is already a procfs of the
+	// container's pid namespace, where pid 1 is this process.
+	if me, err := os.Readlink("/proc/self"); err == nil && me != "1" {
+		if err := unix.Stat("/proc/1/ns/mnt", &init); err == nil {
+			host = init.Ino
+		}
+	}
+	if self.Ino == host {
+		return errors.New("refusing to prepare the rootfs in the host's mount namespace: run in a new one (linux.namespaces needs a \"mount\" entry; standalone: unshare -m -p -f oci-mount ...)")
+	}
+	return nil
+}
+
+var keep []*os.File
+
+// sealStages makes sure every stage still to come can be exec'd after
+// the pivot, when host paths are out of reach: a stage oci-run (or
+// oci-unshare) did not hand down in OCI_STAGE_FDS is sealed here, from the
+// host path, before the rootfs is entered.
+func sealStages(names []string) error {
+	var add []string
+	var fds []int
+	for _, n := range names {
+		if _, ok := stage.SealedFD(filepath.Base(n)); ok {
+			continue
+		}
+		path, err := stage.LookPath(n, os.Environ())
+		if err != nil {
+			return err
+		}
+		f, err := exeseal.Seal(path)
+		if err != nil {
+			return err
+		}
+		// Inherited by the next exec, like the descriptors oci-run hands
+		// down; the stage that runs from it does not get it again.
+		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
+			return fmt.Errorf("seal %s: %w", n, err)
+		}
+		keep = append(keep, f) // an unreferenced *os.File would be closed by its finalizer
+		add = append(add, n)
+		fds = append(fds, int(f.Fd()))
+	}
+	if len(add) == 0 {
+		return nil
+	}
+	v := stage.FormatStageFDs(add, fds)
+	if cur := os.Getenv(stage.EnvStageFDs); cur != "" {
+		v = cur + "," + v
+	}
+	return os.Setenv(stage.EnvStageFDs, v)
+}

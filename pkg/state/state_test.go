@@ -1,0 +1,89 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestValidateID(t *testing.T) {
+	for _, id := range []string{"a", "abc-123", "x_y.z+1", strings.Repeat("a", 1024)} {
+		if err := ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%q): %v", id, err)
+		}
+	}
+	for _, id := range []string{"", ".", "..", "../x", "a/b", "a b", "a\x00", strings.Repeat("a", 1025), "/abs"} {
+		if err := ValidateID(id); err == nil {
+			t.Errorf("ValidateID(%q) accepted", id)
+		}
+	}
+}
+
+func TestCreateOpenRemove(t *testing.T) {
+	s := Store{Root: filepath.Join(t.TempDir(), "root")}
+	c, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{ID: "c1", Bundle: "/b", Pid: 0}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create("c1"); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Fatalf("duplicate create: %v", err)
+	}
+	c.Close()
+	c2, err := s.Open("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.State.Bundle != "/b" || c2.Status() != Stopped {
+		t.Fatalf("got %+v status %s", c2.State, c2.Status())
+	}
+	ids, _ := s.List()
+	if len(ids) != 1 || ids[0] != "c1" {
+		t.Fatalf("list: %q", ids)
+	}
+	if err := c2.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Open("c1"); err == nil {
+		t.Fatal("open after remove succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(s.Root, "c1")); !os.IsNotExist(err) {
+		t.Fatal("dir left behind")
+	}
+}
+
+func TestStatusCreatedRunning(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	c, err := s.Create("self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// This test process plays the container init.
+	c.State.Pid = os.Getpid()
+	st, err := readSelfStart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State.PidStart = st
+	os.WriteFile(c.Path(FifoFile), nil, 0o600)
+	if got := c.Status(); got != Created {
+		t.Fatalf("with fifo: %s", got)
+	}
+	os.Remove(c.Path(FifoFile))
+	if got := c.Status(); got != Running {
+		t.Fatalf("without fifo: %s", got)
+	}
+	c.State.FreezerState = func() (bool, error) { return true, nil }
+	if got := c.Status(); got != Paused {
+		t.Fatalf("frozen: %s", got)
+	}
+	c.State.PidStart++
+	if got := c.Status(); got != Stopped {
+		t.Fatalf("reused pid: %s", got)
+	}
+}

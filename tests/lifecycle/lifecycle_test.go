@@ -1,0 +1,416 @@
+// Package lifecycle_test runs real containers through bin/oci-run and checks
+// each lifecycle path from inside the container and from the host.
+package lifecycle_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/oci-run/oci-run/internal/testutil"
+)
+
+// rt runs oci-run with its own state root.
+type rt struct {
+	t    *testing.T
+	root string
+	bin  string
+}
+
+func newRT(t *testing.T) *rt {
+	t.Helper()
+	testutil.RequireRoot(t)
+	return &rt{t: t, root: t.TempDir(), bin: testutil.Bin(t, "oci-run")}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r *rt) run(args ...string) result {
+	r.t.Helper()
+	return r.runIn(nil, args...)
+}
+
+func (r *rt) runIn(stdin []byte, args ...string) result {
+	r.t.Helper()
+	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatalf("oci-run %q: %v", args, err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+func (r *rt) must(args ...string) string {
+	r.t.Helper()
+	res := r.run(args...)
+	if res.code != 0 {
+		r.t.Fatalf("oci-run %q: exit %d: %s%s", args, res.code, res.stderr, res.stdout)
+	}
+	return res.stdout
+}
+
+func (r *rt) state(id string) specs.State {
+	r.t.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.must("state", id)), &st); err != nil {
+		r.t.Fatal(err)
+	}
+	return st
+}
+
+func (r *rt) waitStatus(id string, want specs.ContainerState) specs.State {
+	r.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := r.state(id)
+		if st.Status == want {
+			return st
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("container %s: status %s, want %s", id, st.Status, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// noLeaks checks that nothing of container id is left on the host.
+func (r *rt) noLeaks(id string, mountsBefore []string) {
+	r.t.Helper()
+	if _, err := os.Stat(filepath.Join(r.root, id)); !os.IsNotExist(err) {
+		r.t.Errorf("state dir of %s left behind", id)
+	}
+	if dirs := testutil.CgroupDirs(r.t, id); len(dirs) > 0 {
+		r.t.Errorf("cgroups left behind: %q", dirs)
+	}
+	if procs := testutil.ProcessesMatching(r.t, id); len(procs) > 0 {
+		r.t.Errorf("processes left behind: %q", procs)
+	}
+	if mountsBefore != nil {
+		if after := testutil.Mounts(r.t); !reflect.DeepEqual(after, mountsBefore) {
+			r.t.Errorf("host mount table changed:\nbefore %q\nafter  %q", mountsBefore, after)
+		}
+	}
+}
+
+func bundle(t *testing.T, args ...string) (string, *specs.Spec) {
+	s := testutil.Spec("", args...)
+	s.Root = nil
+	return testutil.Bundle(t, s), s
+}
+
+func TestRunOutputAndPid1View(t *testing.T) {
+	r := newRT(t)
+	before := testutil.Mounts(t)
+	b, _ := bundle(t, "sh", "-c", "echo pid=$$; hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc/self/fd")
+	id := testutil.ID(t)
+	res := r.run("run", "--bundle", b, id)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if len(lines) < 4 || lines[0] != "pid=1" || lines[1] != "oci-run" || !strings.HasPrefix(lines[2], "sh -c") {
+		t.Fatalf("unexpected output %q", res.stdout)
+	}
+	// DESIGN invariant 1: only stdio reaches the container (ls itself opens
+	// one descriptor for /proc/self/fd).
+	if fds := strings.Fields(strings.Join(lines[3:], " ")); len(fds) > 4 || fds[0] != "0" || fds[1] != "1" || fds[2] != "2" {
+		t.Fatalf("container descriptors %q, want 0 1 2 (+ ls's own)", fds)
+	}
+	r.noLeaks(id, before)
+}
+
+func TestRunExitCode(t *testing.T) {
+	r := newRT(t)
+	b, _ := bundle(t, "sh", "-c", "exit 3")
+	id := testutil.ID(t)
+	if res := r.run("run", "-b", b, id); res.code != 3 {
+		t.Fatalf("exit code %d, want 3 (stderr %s)", res.code, res.stderr)
+	}
+	b, _ = bundle(t, "sh", "-c", "kill -KILL $$")
+	if res := r.run("run", "-b", b, testutil.ID(t)); res.code != 137 {
+		t.Fatalf("exit code %d, want 137", res.code)
+	}
+	r.noLeaks(id, nil)
+}
+
+func TestCreateStartStateDelete(t *testing.T) {
+	r := newRT(t)
+	before := testutil.Mounts(t)
+	out := filepath.Join(t.TempDir(), "out")
+	b, _ := bundle(t, "sh", "-c", "echo started > /proc/self/fd/1; sleep 0.2")
+	id := testutil.ID(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	f, _ := os.Create(out)
+	cmd := exec.Command(r.bin, "--root", r.root, "create", "--bundle", b, "--pid-file", pidFile, id)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		b, _ := os.ReadFile(out)
+		t.Fatalf("create: %v: %s", err, b)
+	}
+	f.Close()
+	st := r.state(id)
+	if st.Status != specs.StateCreated || st.Pid <= 0 || st.ID != id || st.Bundle != b {
+		t.Fatalf("after create: %+v", st)
+	}
+	pidText, err := os.ReadFile(pidFile)
+	if err != nil || string(pidText) != strconv.Itoa(st.Pid) {
+		t.Fatalf("pid file %q (%v), state pid %d", pidText, err, st.Pid)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(st.Pid)); err != nil {
+		t.Fatalf("init not on the host: %v", err)
+	}
+	if content, _ := os.ReadFile(out); len(content) != 0 {
+		t.Fatalf("process ran before start: %q", content)
+	}
+	// The init's namespaces differ from ours.
+	for _, ns := range []string{"pid", "mnt", "uts", "ipc", "net"} {
+		in, _ := os.Readlink("/proc/" + strconv.Itoa(st.Pid) + "/ns/" + ns)
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		if in == host || in == "" {
+			t.Errorf("%s namespace of the init is the host's (%s)", ns, in)
+		}
+	}
+	if res := r.run("delete", id); res.code == 0 {
+		t.Fatal("delete of a created container succeeded without --force")
+	}
+	r.must("start", id)
+	if res := r.run("start", id); res.code == 0 {
+		t.Fatal("second start succeeded")
+	}
+	r.waitStatus(id, specs.StateStopped)
+	if content, _ := os.ReadFile(out); string(content) != "started\n" {
+		t.Fatalf("output %q", content)
+	}
+	if res := r.run("start", id); res.code == 0 || !strings.Contains(res.stderr, "stopped") {
+		t.Fatalf("start of stopped container: %+v", res)
+	}
+	if res := r.run("kill", id, "TERM"); res.code == 0 {
+		t.Fatal("kill of a stopped container succeeded")
+	}
+	r.must("delete", id)
+	if res := r.run("state", id); res.code == 0 {
+		t.Fatal("state after delete succeeded")
+	}
+	r.noLeaks(id, before)
+}
+
+func TestKillDeliversSignal(t *testing.T) {
+	r := newRT(t)
+	out := filepath.Join(t.TempDir(), "out")
+	b, _ := bundle(t, "sh", "-c", "trap 'echo got USR1; exit 7' USR1; echo ready; while :; do sleep 0.05; done")
+	id := testutil.ID(t)
+	f, _ := os.Create(out)
+	cmd := exec.Command(r.bin, "--root", r.root, "run", "--bundle", b, id)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _ := os.ReadFile(out)
+		if strings.Contains(string(c), "ready") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container never ready: %q", c)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := r.state(id); st.Status != specs.StateRunning {
+		t.Fatalf("status %s", st.Status)
+	}
+	r.must("kill", id, "SIGUSR1")
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Fatalf("run exited with %v, want 7", err)
+	}
+	if c, _ := os.ReadFile(out); !strings.Contains(string(c), "got USR1") {
+		t.Fatalf("output %q", c)
+	}
+	r.noLeaks(id, nil)
+}
+
+func TestDeleteForceRunning(t *testing.T) {
+	r := newRT(t)
+	before := testutil.Mounts(t)
+	b, _ := bundle(t, "sleep", "1000")
+	id := testutil.ID(t)
+	r.must("run", "-d", "-b", b, id)
+	st := r.state(id)
+	if st.Status != specs.StateRunning {
+		t.Fatalf("status %s", st.Status)
+	}
+	if cg := testutil.CgroupDirs(t, id); len(cg) == 0 {
+		t.Fatalf("no cgroup for %s", id)
+	}
+	if res := r.run("delete", id); res.code == 0 || !strings.Contains(res.stderr, "not stopped") {
+		t.Fatalf("delete of a running container: %+v", res)
+	}
+	if st := r.state(id); st.Status != specs.StateRunning {
+		t.Fatalf("refused delete changed the container: %s", st.Status)
+	}
+	r.must("delete", "--force", id)
+	if _, err := os.Stat("/proc/" + strconv.Itoa(st.Pid)); err == nil {
+		if stat, _ := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/stat"); !strings.Contains(string(stat), ") Z") {
+			t.Fatalf("init %d still running", st.Pid)
+		}
+	}
+	r.noLeaks(id, before)
+}
+
+func TestFailedCreateLeavesNothing(t *testing.T) {
+	r := newRT(t)
+	before := testutil.Mounts(t)
+	cases := []struct {
+		name   string
+		mutate func(s *specs.Spec)
+		want   string
+	}{
+		{"missing executable", func(s *specs.Spec) { s.Process.Args = []string{"/nonexistent"} }, "no such file or directory"},
+		{"missing rootfs", func(s *specs.Spec) { s.Root.Path = "/nonexistent-rootfs" }, "root.path"},
+		{"empty args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
+		{"bad namespace", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "bogus" }, "linux.namespaces[0].type"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := testutil.Spec(testutil.SharedRootfs(t), "true")
+			c.mutate(s)
+			b := testutil.Bundle(t, s)
+			id := testutil.ID(t)
+			res := r.run("create", "-b", b, id)
+			if res.code == 0 {
+				t.Fatal("create succeeded")
+			}
+			msg := strings.TrimSpace(res.stderr)
+			if strings.Count(msg, "\n") > 0 || !strings.Contains(msg, c.want) {
+				t.Fatalf("error %q, want one line containing %q", msg, c.want)
+			}
+			r.noLeaks(id, before)
+		})
+	}
+}
+
+func TestDuplicateIDAndUnknownID(t *testing.T) {
+	r := newRT(t)
+	b, _ := bundle(t, "sleep", "1000")
+	id := testutil.ID(t)
+	r.must("create", "-b", b, id)
+	defer r.run("delete", "--force", id)
+	pid := r.state(id).Pid
+	if res := r.run("create", "-b", b, id); res.code == 0 || !strings.Contains(res.stderr, "exists") {
+		t.Fatalf("duplicate create: %+v", res)
+	}
+	if st := r.state(id); st.Pid != pid || st.Status != specs.StateCreated {
+		t.Fatalf("duplicate create touched the container: %+v", st)
+	}
+	for _, cmd := range [][]string{{"state", "nope"}, {"start", "nope"}, {"kill", "nope"}, {"delete", "nope"}, {"state", "../x"}, {"delete", "a/b"}} {
+		if res := r.run(cmd...); res.code == 0 || strings.Count(strings.TrimSpace(res.stderr), "\n") > 0 {
+			t.Errorf("%q: %+v", cmd, res)
+		}
+	}
+	if res := r.run("kill", id, "NOSUCHSIG"); res.code == 0 || !strings.Contains(res.stderr, "NOSUCHSIG") {
+		t.Errorf("bad signal: %+v", res)
+	}
+}
+
+func TestConfigUpdateAfterCreateHasNoEffect(t *testing.T) {
+	r := newRT(t)
+	b, s := bundle(t, "sh", "-c", "hostname")
+	id := testutil.ID(t)
+	out := filepath.Join(t.TempDir(), "out")
+	f, _ := os.Create(out)
+	cmd := exec.Command(r.bin, "--root", r.root, "create", "-b", b, id)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	s.Hostname = "changed"
+	s.Process.Args = []string{"false"}
+	testutil.WriteSpec(t, filepath.Join(b, "config.json"), s)
+	r.must("start", id)
+	r.waitStatus(id, specs.StateStopped)
+	r.must("delete", id)
+	if c, _ := os.ReadFile(out); string(c) != "oci-run\n" {
+		t.Fatalf("output %q", c)
+	}
+}
+
+func TestListAndSpec(t *testing.T) {
+	r := newRT(t)
+	b, _ := bundle(t, "sleep", "1000")
+	id := testutil.ID(t)
+	r.must("create", "-b", b, id)
+	defer r.run("delete", "--force", id)
+	table := r.must("list")
+	if !strings.HasPrefix(table, "ID") || !strings.Contains(table, id) || !strings.Contains(table, "created") {
+		t.Fatalf("list: %q", table)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.must("list", "--format", "json")), &list); err != nil || len(list) != 1 || list[0]["id"] != id {
+		t.Fatalf("list json: %v %v", list, err)
+	}
+	if q := r.must("list", "-q"); q != id+"\n" {
+		t.Fatalf("list -q: %q", q)
+	}
+	dir := t.TempDir()
+	r.must("spec", "--bundle", dir)
+	var s specs.Spec
+	raw, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(raw, &s); err != nil || s.Process.Args[0] != "sh" || !s.Root.Readonly {
+		t.Fatalf("spec: %v %+v", err, s.Process)
+	}
+	if res := r.run("spec", "--bundle", dir); res.code == 0 {
+		t.Fatal("spec overwrote config.json")
+	}
+}
+
+func TestJSONLog(t *testing.T) {
+	r := newRT(t)
+	log := filepath.Join(t.TempDir(), "log.json")
+	res := r.run("--log", log, "--log-format", "json", "start", "nonexistent")
+	if res.code == 0 {
+		t.Fatal("start of a nonexistent container succeeded")
+	}
+	raw, _ := os.ReadFile(log)
+	var entry map[string]string
+	if err := json.Unmarshal(bytes.TrimSpace(raw), &entry); err != nil {
+		t.Fatalf("log %q: %v", raw, err)
+	}
+	if entry["level"] != "error" || !strings.Contains(entry["msg"], "nonexistent") || entry["time"] == "" {
+		t.Fatalf("log entry %v", entry)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, entry["time"]); err != nil {
+		t.Fatalf("time %q: %v", entry["time"], err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := newRT(t)
+	out := r.must("--version")
+	if !strings.HasPrefix(out, "oci-run version ") || !strings.Contains(out, "\nspec: ") {
+		t.Fatalf("version: %q", out)
+	}
+}
