@@ -78,6 +78,9 @@ type Plan struct {
 	Resources *cgroups.Resources
 	// Inner is the path inside each hierarchy (cleaned linux.cgroupsPath).
 	Inner string
+	// KernelTCP is linux.resources.memory.kernelTCP, which the manager
+	// ignores but cgroup v1 still enforces (memory.kmem.tcp.limit_in_bytes).
+	KernelTCP *int64
 }
 
 // NewPlan computes the container's cgroup from the spec and the container
@@ -106,7 +109,7 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Host: h, Resources: res, Inner: loc.Inner}
+	p := &Plan{Host: h, Resources: res, Inner: loc.Inner, KernelTCP: kernelTCP(r)}
 	if loc.Systemd != nil {
 		if !systemd.IsRunningSystemd() {
 			return nil, errors.New("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); run without --systemd-cgroup to manage the cgroup directly")
@@ -222,8 +225,16 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 		}
 		return fail(fmt.Errorf("create cgroup %s: %w", p.Inner, err))
 	}
+	if d := p.Paths.Dir("devices"); d != "" && p.Host.Mode != V2 {
+		if err := writeDeviceRules(d, p.Resources.Devices); err != nil {
+			return fail(err)
+		}
+	}
 	if err := m.Set(p.Resources); err != nil {
 		return fail(setError(err))
+	}
+	if err := setKernelTCP(p.Paths, p.KernelTCP); err != nil {
+		return fail(err)
 	}
 	if pid > 0 {
 		if err := m.AddPid("", pid); err != nil {

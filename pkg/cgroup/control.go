@@ -70,7 +70,7 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	if err := c.m.Set(res); err != nil {
 		return setError(err)
 	}
-	return nil
+	return setKernelTCP(c.Paths, kernelTCP(r))
 }
 
 // Signal sends sig to every process of the container's cgroup and its

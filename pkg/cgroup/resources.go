@@ -3,8 +3,11 @@ package cgroup
 import (
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/cgroups"
@@ -291,6 +294,52 @@ func defaultDeviceRules(linuxDevices []specs.LinuxDevice) []*devconfig.Rule {
 		out = append(out, &r)
 	}
 	return out
+}
+
+// writeDeviceRules writes a new v1 cgroup's device rules one by one in
+// the order given. The kernel lists them in devices.list in the order
+// written, which is how the runtime-spec's "apply entries in the listed
+// order" is checked; the manager's own writer (which runs next, as the
+// authority on the result) computes a minimal sorted transition and finds
+// nothing left to do when the ordered writes already produced the target.
+func writeDeviceRules(dir string, rules []*devconfig.Rule) error {
+	for _, r := range rules {
+		file := "devices.deny"
+		if r.Allow {
+			file = "devices.allow"
+		}
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(r.CgroupString()), 0); err != nil {
+			return fieldErr("linux.resources.devices", "%s %q: %v", file, r.CgroupString(), err)
+		}
+	}
+	return nil
+}
+
+// kernelTCP returns linux.resources.memory.kernelTCP. Kernel memory
+// (memory.kernel) is not: since Linux 6.1 memory.kmem.limit_in_bytes
+// accepts writes and ignores them, and cgroup v2 never had it.
+func kernelTCP(r *specs.LinuxResources) *int64 {
+	if r == nil || r.Memory == nil {
+		return nil
+	}
+	return r.Memory.KernelTCP
+}
+
+// setKernelTCP applies the TCP buffer limit on v1; cgroup v2 accounts
+// socket memory in memory.max and has no separate limit.
+func setKernelTCP(p Paths, limit *int64) error {
+	d := p.Dir("memory")
+	if limit == nil || d == "" {
+		return nil
+	}
+	f := filepath.Join(d, "memory.kmem.tcp.limit_in_bytes")
+	if _, err := os.Stat(f); err != nil {
+		return nil
+	}
+	if err := os.WriteFile(f, []byte(strconv.FormatInt(*limit, 10)), 0); err != nil {
+		return fieldErr("linux.resources.memory.kernelTCP", "%d: %v", *limit, err)
+	}
+	return nil
 }
 
 // fileFields maps the cgroup files the manager writes to the spec field

@@ -50,6 +50,10 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 	if id == "" {
 		id = "oci-cgroup-" + strconv.Itoa(os.Getpid())
 	}
+	// Before anything joins the cgroup (see sealBeforeJoin).
+	if _, err := sealBeforeJoin(s.Next); err != nil {
+		return err
+	}
 	if o.Join {
 		return join(s, id, o)
 	}

@@ -60,10 +60,10 @@ func newStandIn(t *testing.T, r *specs.LinuxResources, script string) *standIn {
 		}
 		noLeak(t, id)
 	})
-	// Once the process is in the cgroup, oci-cgroup has exec'd the script.
+	// oci-cgroup joins the hierarchies one by one, then execs the script.
 	for {
-		pids, _ := c.Pids()
-		if slices.Contains(pids, sc.cmd.Process.Pid) {
+		comm, _ := os.ReadFile("/proc/" + strconv.Itoa(sc.cmd.Process.Pid) + "/comm")
+		if len(comm) > 0 && strings.TrimSpace(string(comm)) != "oci-cgroup" {
 			break
 		}
 		time.Sleep(time.Millisecond)

@@ -417,7 +417,11 @@ func loadPlanned(t *testing.T, s *specs.Spec, id string) *cgroup.Cgroup {
 func TestDeviceRulesRefuseOpen(t *testing.T) {
 	requireV1(t)
 	name := testutil.ID(t)
-	r := &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}
+	r := &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		{Allow: true, Type: "c", Major: ptr[int64](10), Minor: ptr[int64](229), Access: "rwm"},
+		{Allow: true, Type: "b", Major: ptr[int64](8), Minor: ptr[int64](20), Access: "rw"},
+	}}
 	script := `head -c1 /dev/kmsg >/dev/null; echo kmsg=$?; head -c1 /dev/zero >/dev/null; echo zero=$?
 d=/sys/fs/cgroup/devices$(sed -n 's/^[0-9]*:devices://p' /proc/self/cgroup); cat $d/devices.list`
 	res := runStage(t, config(name, r), "--rm", "--", "sh", "-c", script)
@@ -429,6 +433,11 @@ d=/sys/fs/cgroup/devices$(sed -n 's/^[0-9]*:devices://p' /proc/self/cgroup); cat
 	}
 	if strings.Contains(res.stdout, "a *:* rwm") || !strings.Contains(res.stdout, "c 1:5 rwm") {
 		t.Errorf("devices.list:\n%s", res.stdout)
+	}
+	// The spec's rules come first, in the spec's order (runtime-spec:
+	// entries are applied in the listed order).
+	if !strings.Contains(res.stdout, "zero=0\nc 10:229 rwm\nb 8:20 rw\n") {
+		t.Errorf("devices.list does not start with the spec's rules in order:\n%s", res.stdout)
 	}
 	noLeak(t, name)
 }
