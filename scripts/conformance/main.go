@@ -157,7 +157,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			rep.Failed++
 		}
-		fmt.Fprintf(stdout, "%-34s %-7s %4d %4d %4d %5.1fs  %s\n", name, res.Result, res.Ok, res.NotOk, res.Skip, res.Seconds, clip(res.Reason, 120))
+		reason := res.Reason
+		if res.Stderr != "" {
+			reason += " | " + res.Stderr
+		}
+		fmt.Fprintf(stdout, "%-34s %-7s %4d %4d %4d %5.1fs  %s\n", name, res.Result, res.Ok, res.NotOk, res.Skip, res.Seconds, clip(reason, 160))
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.Warnings = r.warnings
