@@ -39,10 +39,10 @@ type Result struct {
 
 // Exit is how a validation program ended.
 type Exit struct {
-	Code     int    `json:"code"`   // -1 when killed by a signal
-	Signal   string `json:"signal"` // empty unless killed by a signal
-	TimedOut bool   `json:"timedOut"`
-	Seconds  float64
+	Code     int     `json:"code"`   // -1 when killed by a signal
+	Signal   string  `json:"signal"` // empty unless killed by a signal
+	TimedOut bool    `json:"timedOut"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // Verdict judges one program: it passes when it exited 0, printed a plan
