@@ -79,12 +79,13 @@ lint: $(STATICCHECK)
 # ---- OCI conformance (opencontainers/runtime-tools v0.9.0) -----------------
 # make conformance                  oci-run, gated by the expected-pass list
 # make conformance RUNTIME=runc     comparison run, report only
-# CONFORMANCE_FLAGS="-run '^(create|state)$$'" narrows the run.
+# make conformance CONFORMANCE_RUN='^(create|state)$'   only matching tests
 RUNTIME              ?= bin/oci-run
 CONFORMANCE_DIR      ?= build/conformance
 CONFORMANCE_SUITE    := $(CONFORMANCE_DIR)/suite
 CONFORMANCE_EXPECTED ?= $(if $(filter bin/oci-run,$(RUNTIME)),tests/conformance/expected-pass.txt)
 CONFORMANCE_TIMEOUT  ?= 2m
+CONFORMANCE_RUN      ?=
 CONFORMANCE_FLAGS    ?=
 GOARCH_HOST          := $(shell $(GO) env GOARCH)
 
@@ -100,6 +101,7 @@ conformance: conformance-suite $(if $(filter bin/oci-run,$(RUNTIME)),build)
 	@[ "$$(id -u)" = 0 ] || { echo "make conformance: needs root" >&2; exit 1; }
 	$(CONFORMANCE_DIR)/runner -runtime $(RUNTIME) -suite $(CONFORMANCE_SUITE) \
 		-out $(CONFORMANCE_DIR)/$(notdir $(RUNTIME)) -timeout $(CONFORMANCE_TIMEOUT) \
-		$(if $(CONFORMANCE_EXPECTED),-expected $(CONFORMANCE_EXPECTED)) $(CONFORMANCE_FLAGS)
+		$(if $(CONFORMANCE_EXPECTED),-expected $(CONFORMANCE_EXPECTED)) \
+		$(if $(value CONFORMANCE_RUN),-run '$(value CONFORMANCE_RUN)') $(CONFORMANCE_FLAGS)
 
 FORCE:

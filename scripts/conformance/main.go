@@ -157,7 +157,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		} else {
 			rep.Failed++
 		}
-		fmt.Fprintf(stdout, "%-34s %-7s %4d %4d %4d %5.1fs  %s\n", name, res.Result, res.Ok, res.NotOk, res.Skip, res.Seconds, clip(res.Reason, 120))
+		reason := res.Reason
+		if res.Stderr != "" {
+			reason += " | " + res.Stderr
+		}
+		fmt.Fprintf(stdout, "%-34s %-7s %4d %4d %4d %5.1fs  %s\n", name, res.Result, res.Ok, res.NotOk, res.Skip, res.Seconds, clip(reason, 160))
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.Warnings = r.warnings
@@ -317,6 +321,16 @@ exec '%[2]s' "$@"
 // logEnv names the file the runtime wrapper appends each call to.
 const logEnv = "OCI_CONFORMANCE_RUNTIME_LOG"
 
+// containerIDs are the ids the test passed to the runtime: the suite
+// names every container with a fresh UUID.
+func containerIDs(logp string) []string {
+	b, err := os.ReadFile(logp + ".runtime")
+	if err != nil {
+		return nil
+	}
+	return uniq(uuidRe.FindAllString(string(b), -1))
+}
+
 var uuidRe = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // runOne runs one validation program under a reaper and cleans up after it.
@@ -340,19 +354,15 @@ func (r *runner) runOne(name string) Result {
 		}
 	}
 
-	exit, cleanup, err := r.exec(name, logp, tmp)
-	if err != nil {
-		return failed(err)
-	}
+	// Clean up even when the program could not be run or judged.
+	exit, cleanup, runErr := r.exec(name, logp, tmp)
 
 	// What the test made, and only that.
-	var ids []string
-	if b, err := os.ReadFile(logp + ".runtime"); err == nil {
-		ids = uniq(uuidRe.FindAllString(string(b), -1))
-	}
+	ids := containerIDs(logp)
 	var dirs []string
+	after := existing(fixed)
 	for _, p := range fixed {
-		if !before[p] && existing([]string{p})[p] {
+		if after[p] && !before[p] {
 			dirs = append(dirs, p)
 		}
 	}
@@ -372,6 +382,10 @@ func (r *runner) runOne(name string) Result {
 		r.warnings = append(r.warnings, fmt.Sprintf("%s: %v", name, err))
 	}
 
+	if runErr != nil {
+		res.Cleanup = cleanup
+		return failed(runErr)
+	}
 	stdout, _ := os.ReadFile(logp + ".stdout")
 	stderr, _ := os.ReadFile(logp + ".stderr")
 	out := Verdict(name, exit, ParseTAP(strings.NewReader(string(stdout))), string(stderr))
@@ -431,11 +445,9 @@ func (r *runner) exec(name, logp, tmp string) (Exit, []string, error) {
 	}
 
 	var cleanup []string
-	if b, err := os.ReadFile(logp + ".runtime"); err == nil {
-		for _, id := range uniq(uuidRe.FindAllString(string(b), -1)) {
-			if msg := r.deleteContainer(id); msg != "" {
-				cleanup = append(cleanup, msg)
-			}
+	for _, id := range containerIDs(logp) {
+		if msg := r.deleteContainer(id); msg != "" {
+			cleanup = append(cleanup, msg)
 		}
 	}
 	finishW.Close()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -15,10 +17,13 @@ const (
 
 // Result is the outcome of one validation program, as results.json has it.
 type Result struct {
-	Name    string  `json:"name"`
-	Result  string  `json:"result"`
-	Reason  string  `json:"reason,omitempty"` // the first failure, one line
-	Exit    int     `json:"exit"`             // -1 when killed by a signal
+	Name   string `json:"name"`
+	Result string `json:"result"`
+	Reason string `json:"reason,omitempty"` // the first failure, one line
+	// Stderr is the first error on the program's stderr (for the suite's
+	// "failed to create the container", with the runtime's message).
+	Stderr  string  `json:"stderr,omitempty"`
+	Exit    int     `json:"exit"` // -1 when killed by a signal
 	Signal  string  `json:"signal,omitempty"`
 	Planned int     `json:"planned"` // -1: no plan
 	Ok      int     `json:"ok"`
@@ -34,10 +39,10 @@ type Result struct {
 
 // Exit is how a validation program ended.
 type Exit struct {
-	Code     int    `json:"code"`   // -1 when killed by a signal
-	Signal   string `json:"signal"` // empty unless killed by a signal
-	TimedOut bool   `json:"timedOut"`
-	Seconds  float64
+	Code     int     `json:"code"`   // -1 when killed by a signal
+	Signal   string  `json:"signal"` // empty unless killed by a signal
+	TimedOut bool    `json:"timedOut"`
+	Seconds  float64 `json:"seconds"`
 }
 
 // Verdict judges one program: it passes when it exited 0, printed a plan
@@ -49,7 +54,7 @@ func Verdict(name string, e Exit, t TAP, stderr string) Result {
 		Name: name, Exit: e.Code, Signal: e.Signal, Seconds: e.Seconds,
 		Planned: t.Planned, Ok: t.Ok, NotOk: t.NotOk, Skip: t.Skip, Todo: t.Todo,
 	}
-	firstErr := firstLine(stderr)
+	firstErr := stderrDetail(stderr)
 	tapReason := t.FirstFail
 	if t.FirstFailError != "" {
 		tapReason += ": " + t.FirstFailError
@@ -81,6 +86,16 @@ func Verdict(name string, e Exit, t TAP, stderr string) Result {
 		r.Result, r.Reason = ResultFail, tapReason
 	case t.OrphanError != "":
 		r.Result, r.Reason = ResultFail, "error: "+t.OrphanError
+	case !t.Seen:
+		// process_capabilities_fail, process_rlimits_fail: nothing on
+		// stdout and exit 0 means the runtime refused the configuration,
+		// which the suite reports as "failed to create (start) the
+		// container". Without that line the run proves nothing.
+		if strings.Contains(stderr, "failed to create the container") || strings.Contains(stderr, "failed to start the container") {
+			r.Result = ResultPass
+		} else {
+			r.Result, r.Reason = ResultFail, "no TAP output and no runtime error"
+		}
 	case t.Planned < 0:
 		r.Result, r.Reason = ResultFail, "no TAP plan"
 		if firstErr != "" {
@@ -91,7 +106,44 @@ func Verdict(name string, e Exit, t TAP, stderr string) Result {
 	default:
 		r.Result = ResultPass
 	}
+	if r.Result != ResultPass && firstErr != "" && !strings.Contains(r.Reason, firstErr) {
+		r.Stderr = firstErr
+	}
 	return r
+}
+
+var logPrefix = regexp.MustCompile(`^time="[^"]*" level=\w+ msg=`)
+
+// stderrDetail is the first line of stderr, joined with the next one when
+// the first is the suite's own "failed to ..." (the runtime's error
+// follows it). runc's and oci-run's logrus-style prefix is dropped.
+func stderrDetail(stderr string) string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+		if len(lines) == 2 {
+			break
+		}
+	}
+	for i, l := range lines {
+		if m := logPrefix.FindString(l); m != "" {
+			msg := l[len(m):]
+			if u, err := strconv.Unquote(msg); err == nil {
+				msg = u
+			}
+			lines[i] = msg
+		}
+	}
+	switch {
+	case len(lines) == 0:
+		return ""
+	case len(lines) == 2 && strings.HasPrefix(lines[0], "failed to "):
+		return lines[0] + ": " + lines[1]
+	default:
+		return lines[0]
+	}
 }
 
 func firstLine(s string) string {

@@ -31,14 +31,19 @@ type TAP struct {
 	// line. The hook and lifecycle programs (hooks, prestart, poststart,
 	// poststop, *_fail) report failure only that way, with a plan of 0.
 	OrphanError string
+	// Seen says the output had any TAP at all (a version, plan or test
+	// line). The *_fail programs print none when the runtime refused the
+	// configuration, as they want.
+	Seen bool
 }
 
 var (
-	planRe  = regexp.MustCompile(`^1\.\.(\d+)`)
-	testRe  = regexp.MustCompile(`^(not )?ok\b`)
-	skipRe  = regexp.MustCompile(`(?i)#\s*skip`)
-	todoRe  = regexp.MustCompile(`(?i)#\s*todo`)
-	yamlErr = regexp.MustCompile(`^\s+"?error"?:\s*(.*)$`)
+	planRe     = regexp.MustCompile(`^1\.\.(\d+)`)
+	testRe     = regexp.MustCompile(`^(not )?ok\b`)
+	skipRe     = regexp.MustCompile(`(?i)#\s*skip`)
+	todoRe     = regexp.MustCompile(`(?i)#\s*todo`)
+	yamlErr    = regexp.MustCompile(`^\s+"?error"?:\s*(.*)$`)
+	yamlExpect = regexp.MustCompile(`^ {4}"?(expected|actual)"?:\s*(.*)$`)
 )
 
 // ParseTAP reads a TAP stream. It never fails: lines that are not TAP
@@ -51,12 +56,18 @@ func ParseTAP(r io.Reader) TAP {
 		attached       bool // a YAML block here belongs to the last test line
 		inYAML, orphan bool
 		afterFirstFail bool // looking for the reason of the first failure
+		expected       string
+		actual         string
 	)
 	for sc.Scan() {
 		line := sc.Text()
 		if inYAML {
 			if strings.TrimSpace(line) == "..." {
 				inYAML = false
+				// runtimetest's failures say what differed, not why.
+				if afterFirstFail && t.FirstFailError == "" && (expected != "" || actual != "") {
+					t.FirstFailError = "expected " + expected + ", actual " + actual
+				}
 				continue
 			}
 			if m := yamlErr.FindStringSubmatch(line); m != nil {
@@ -67,6 +78,13 @@ func ParseTAP(r io.Reader) TAP {
 					t.FirstFailError = yamlString(m[1])
 				}
 			}
+			if m := yamlExpect.FindStringSubmatch(line); m != nil && !orphan && afterFirstFail {
+				if m[1] == "expected" {
+					expected = yamlString(m[2])
+				} else {
+					actual = yamlString(m[2])
+				}
+			}
 			continue
 		}
 		if strings.TrimSpace(line) == "---" && strings.HasPrefix(line, " ") {
@@ -75,9 +93,9 @@ func ParseTAP(r io.Reader) TAP {
 		}
 		switch {
 		case strings.HasPrefix(line, "TAP version"):
-			attached = false
+			attached, t.Seen = false, true
 		case planRe.MatchString(line):
-			attached = false
+			attached, t.Seen = false, true
 			n, _ := strconv.Atoi(planRe.FindStringSubmatch(line)[1])
 			if t.Planned < 0 {
 				t.Planned = 0
@@ -87,7 +105,7 @@ func ParseTAP(r io.Reader) TAP {
 				t.SkipAll = true
 			}
 		case testRe.MatchString(line):
-			attached, afterFirstFail = true, false
+			attached, afterFirstFail, t.Seen = true, false, true
 			notOk := strings.HasPrefix(line, "not ")
 			directive := ""
 			if i := strings.Index(line, "#"); i >= 0 {

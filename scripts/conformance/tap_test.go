@@ -32,7 +32,7 @@ ok 4 - b
 Refer to: https://example/spec
 1..4
 `,
-			want: TAP{Planned: 4, Ok: 2, Skip: 1, Todo: 1},
+			want: TAP{Planned: 4, Ok: 2, Skip: 1, Todo: 1, Seen: true},
 		},
 		{
 			name: "first failure and its reason from a diagnostic",
@@ -43,7 +43,7 @@ not ok 2 - devices set correctly
 not ok 3 - other
 1..3
 `,
-			want: TAP{Planned: 3, Ok: 1, NotOk: 2, FirstFail: "not ok 2 - devices set correctly", FirstFailError: "expect: c 10:229 rwm, actual: b 0:0 m"},
+			want: TAP{Seen: true, Planned: 3, Ok: 1, NotOk: 2, FirstFail: "not ok 2 - devices set correctly", FirstFailError: "expect: c 10:229 rwm, actual: b 0:0 m"},
 		},
 		{
 			name: "first failure and its reason from YAML",
@@ -56,7 +56,21 @@ not ok 3 - other
   ...
 1..1
 `,
-			want: TAP{Planned: 1, NotOk: 1, FirstFail: "not ok 1 - create works", FirstFailError: "exit status 1"},
+			want: TAP{Seen: true, Planned: 1, NotOk: 1, FirstFail: "not ok 1 - create works", FirstFailError: "exit status 1"},
+		},
+		{
+			name: "runtimetest failure: expected and actual",
+			in: `not ok 13 - has expected soft RLIMIT_NOFILE
+  ---
+  {
+    "actual": 3999,
+    "expected": 3000,
+    "level": "MUST"
+  }
+  ...
+1..1
+`,
+			want: TAP{Seen: true, Planned: 1, NotOk: 1, FirstFail: "not ok 13 - has expected soft RLIMIT_NOFILE", FirstFailError: "expected 3000, actual 3999"},
 		},
 		{
 			name: "error reported only in a YAML block of no test (hooks)",
@@ -68,7 +82,7 @@ not ok 3 - other
   ...
 1..0
 `,
-			want: TAP{Planned: 0, OrphanError: "Hooks MUST be called in the listed order"},
+			want: TAP{Seen: true, Planned: 0, OrphanError: "Hooks MUST be called in the listed order"},
 		},
 		{
 			name: "expected errors attached to ok lines are not failures",
@@ -80,22 +94,27 @@ not ok 3 - other
   ...
 1..1
 `,
-			want: TAP{Planned: 1, Ok: 1},
+			want: TAP{Seen: true, Planned: 1, Ok: 1},
 		},
 		{
 			name: "two streams: plans add up",
 			in:   "TAP version 13\nok 1\nok 2\n1..2\nTAP version 13\n1..0\n",
-			want: TAP{Planned: 2, Ok: 2},
+			want: TAP{Seen: true, Planned: 2, Ok: 2},
+		},
+		{
+			name: "nothing",
+			in:   "",
+			want: TAP{Planned: -1},
 		},
 		{
 			name: "no plan",
 			in:   "TAP version 13\nok 1\n",
-			want: TAP{Planned: -1, Ok: 1},
+			want: TAP{Seen: true, Planned: -1, Ok: 1},
 		},
 		{
 			name: "skip all, bail out",
 			in:   "1..0 # SKIP no hugetlb\nBail out! broken\n",
-			want: TAP{Planned: 0, SkipAll: true, Bail: "Bail out! broken"},
+			want: TAP{Seen: true, Planned: 0, SkipAll: true, Bail: "Bail out! broken"},
 		},
 	}
 	for _, tt := range tests {
@@ -109,7 +128,7 @@ not ok 3 - other
 }
 
 func TestVerdict(t *testing.T) {
-	ok := TAP{Planned: 2, Ok: 2}
+	ok := TAP{Seen: true, Planned: 2, Ok: 2}
 	tests := []struct {
 		name   string
 		exit   Exit
@@ -119,15 +138,18 @@ func TestVerdict(t *testing.T) {
 		reason string
 	}{
 		{"pass", Exit{}, ok, "", ResultPass, ""},
-		{"all skipped on purpose", Exit{}, TAP{Planned: 0, SkipAll: true}, "", ResultPass, ""},
-		{"empty plan, no error (poststop)", Exit{}, TAP{Planned: 0}, "", ResultPass, ""},
-		{"not ok", Exit{}, TAP{Planned: 1, NotOk: 1, FirstFail: "not ok 1 - x", FirstFailError: "why"}, "", ResultFail, "not ok 1 - x: why"},
-		{"orphan error", Exit{}, TAP{Planned: 0, OrphanError: "Hooks MUST"}, "", ResultFail, "error: Hooks MUST"},
-		{"fatal exit with stderr", Exit{Code: 1}, TAP{Planned: -1}, "\nfailed to create the container\nmore\n", ResultFail, "exit 1: failed to create the container"},
+		{"all skipped on purpose", Exit{}, TAP{Seen: true, Planned: 0, SkipAll: true}, "", ResultPass, ""},
+		{"empty plan, no error (poststop)", Exit{}, TAP{Seen: true, Planned: 0}, "", ResultPass, ""},
+		{"not ok", Exit{}, TAP{Seen: true, Planned: 1, NotOk: 1, FirstFail: "not ok 1 - x", FirstFailError: "why"}, "", ResultFail, "not ok 1 - x: why"},
+		{"orphan error", Exit{}, TAP{Seen: true, Planned: 0, OrphanError: "Hooks MUST"}, "", ResultFail, "error: Hooks MUST"},
+		{"fatal exit with the runtime's error", Exit{Code: 1}, TAP{Seen: true, Planned: -1}, "\nfailed to create the container\ntime=\"2026-01-01T00:00:00Z\" level=error msg=\"runc create failed: \\\"x\\\"\"\n", ResultFail, `exit 1: failed to create the container: runc create failed: "x"`},
+		{"fatal exit", Exit{Code: 1}, TAP{Planned: -1}, "Any value which cannot be mapped MUST cause an error\nRefer to: x\n", ResultFail, "exit 1: Any value which cannot be mapped MUST cause an error"},
 		{"exit code beats a clean TAP", Exit{Code: 1}, ok, "", ResultFail, "exit 1"},
-		{"no plan", Exit{}, TAP{Planned: -1, Ok: 1}, "", ResultFail, "no TAP plan"},
-		{"plan mismatch", Exit{}, TAP{Planned: 3, Ok: 2}, "", ResultFail, "planned 3 tests, ran 2"},
-		{"bail out", Exit{}, TAP{Planned: 1, Ok: 1, Bail: "Bail out! x"}, "", ResultFail, "Bail out! x"},
+		{"no TAP, runtime refused (*_fail)", Exit{}, TAP{Planned: -1}, "failed to create the container\nwrong rlimit\n", ResultPass, ""},
+		{"no TAP, nothing refused", Exit{}, TAP{Planned: -1}, "", ResultFail, "no TAP output and no runtime error"},
+		{"no plan", Exit{}, TAP{Seen: true, Planned: -1, Ok: 1}, "", ResultFail, "no TAP plan"},
+		{"plan mismatch", Exit{}, TAP{Seen: true, Planned: 3, Ok: 2}, "", ResultFail, "planned 3 tests, ran 2"},
+		{"bail out", Exit{}, TAP{Seen: true, Planned: 1, Ok: 1, Bail: "Bail out! x"}, "", ResultFail, "Bail out! x"},
 		{"timeout", Exit{Code: -1, Signal: "SIGKILL", TimedOut: true, Seconds: 120}, ok, "", ResultTimeout, "timed out after 120s"},
 		{"signal", Exit{Code: -1, Signal: "SIGSEGV"}, ok, "", ResultCrash, "killed by SIGSEGV"},
 		{"go panic", Exit{Code: 2}, ok, "panic: runtime error: invalid memory address\n", ResultCrash, "panic: runtime error: invalid memory address"},
