@@ -214,6 +214,9 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	}
 	st.Close()
 	err = r.follow(c, s, rt)
+	if err == nil {
+		err = applyDeferred(c.State.CgroupPaths, s)
+	}
 	werr := cmd.Wait()
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
@@ -280,7 +283,7 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 		argv = append(argv, opts...)
 		return nil
 	}
-	cg := []string{"--bundle", o.Bundle, "--id", o.ID}
+	cg := []string{"--bundle", o.Bundle, "--id", o.ID, "--defer-pids"}
 	if r.Systemd {
 		cg = append(cg, "--systemd")
 	}
