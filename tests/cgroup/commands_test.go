@@ -282,15 +282,6 @@ func TestEventsStatsAndOOM(t *testing.T) {
 	}
 }
 
-func fds(pid int) []string {
-	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	var out []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + e.Name())
-		out = append(out, l)
-	}
-	return out
-}
 
 // ps lists the pids of the container's cgroup, as JSON and as ps rows;
 // kill --all signals all of them.
