@@ -328,3 +328,40 @@ func TestCyclesLeaveNothing(t *testing.T) {
 	}
 	noLeak(t, base)
 }
+
+// The event stream prints a stats event every interval and ends when the
+// container stops.
+func TestContainerEventsStream(t *testing.T) {
+	rt := newRuntime(t)
+	s := containerSpec(`while [ ! -e /tmp/stop ]; do sleep 0.05; done`, nil)
+	id, _, _ := rt.start(s)
+	ev := exec.Command(testutil.Bin(t, "oci-run"), "--root", rt.root, "events", "--interval", "50ms", id)
+	stdout, _ := ev.StdoutPipe()
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(stdout)
+	for i := 0; i < 2; i++ {
+		var e struct {
+			Type string
+			ID   string
+			Data struct{ Pids struct{ Current int } }
+		}
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "stats" || e.ID != id || e.Data.Pids.Current == 0 {
+			t.Errorf("event %d: %+v", i, e)
+		}
+	}
+	os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/stop", rt.initPid(id)), nil, 0o644)
+	for dec.More() {
+		var e cgroup.Event
+		if err := dec.Decode(&e); err != nil {
+			break
+		}
+	}
+	if err := ev.Wait(); err != nil {
+		t.Errorf("events after the container stopped: %v", err)
+	}
+}
