@@ -222,7 +222,14 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 		}
 		return c, nil
 	}
-	if err := m.Apply(-1); err != nil {
+	// A parent shared with another container can vanish between two
+	// mkdirs when that container's delete removes it (it was empty for a
+	// moment): try again.
+	err = m.Apply(-1)
+	for try := 0; try < 3 && errors.Is(err, os.ErrNotExist); try++ {
+		err = m.Apply(-1)
+	}
+	if err != nil {
 		// v1 cpuset writes cpuset.cpus and cpuset.mems while creating.
 		if named := setError(err); !strings.HasPrefix(named.Error(), "linux.resources: ") {
 			return fail(named)
