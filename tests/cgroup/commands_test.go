@@ -282,7 +282,6 @@ func TestEventsStatsAndOOM(t *testing.T) {
 	}
 }
 
-
 // ps lists the pids of the container's cgroup, as JSON and as ps rows;
 // kill --all signals all of them.
 func TestPsAndKillAll(t *testing.T) {
