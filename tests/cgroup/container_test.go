@@ -319,8 +319,15 @@ func TestCyclesLeaveNothing(t *testing.T) {
 		default:
 			s.Linux.CgroupsPath = ""
 		}
-		rt.create(testutil.Bundle(t, s), id, filepath.Join(t.TempDir(), "out"))
-		rt.must("start", id)
+		out := filepath.Join(t.TempDir(), "out")
+		rt.create(testutil.Bundle(t, s), id, out)
+		if _, errOut, code := rt.ociRun("", "start", id); code != 0 {
+			b, _ := os.ReadFile(out)
+			var st state.State
+			sb, _ := os.ReadFile(filepath.Join(rt.root, id, state.StateFile))
+			json.Unmarshal(sb, &st)
+			t.Fatalf("start %s: %s; container output %q; init pid in state.json: %d", id, errOut, b, st.Pid)
+		}
 		for rt.status(id) != "stopped" {
 			time.Sleep(time.Millisecond)
 		}
@@ -365,3 +372,4 @@ func TestContainerEventsStream(t *testing.T) {
 		t.Errorf("events after the container stopped: %v", err)
 	}
 }
+
