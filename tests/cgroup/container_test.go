@@ -372,4 +372,3 @@ func TestContainerEventsStream(t *testing.T) {
 		t.Errorf("events after the container stopped: %v", err)
 	}
 }
-
