@@ -306,6 +306,7 @@ func TestContainerPsKillAll(t *testing.T) {
 func TestCyclesLeaveNothing(t *testing.T) {
 	rt := newRuntime(t)
 	base := testutil.ID(t)
+	t.Cleanup(func() { noLeak(t, base) })
 	for i := 0; i < 100; i++ {
 		id := fmt.Sprintf("%s-%d", base, i)
 		s := testutil.Spec("", "true")
@@ -320,6 +321,7 @@ func TestCyclesLeaveNothing(t *testing.T) {
 			s.Linux.CgroupsPath = ""
 		}
 		out := filepath.Join(t.TempDir(), "out")
+		t.Cleanup(func() { rt.ociRun("", "delete", "--force", id) })
 		rt.create(testutil.Bundle(t, s), id, out)
 		if _, errOut, code := rt.ociRun("", "start", id); code != 0 {
 			b, _ := os.ReadFile(out)
