@@ -16,7 +16,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 # runtime starts (pkg/nsjoin), and runs from a sealed copy in the container.
 STATIC_CGO := oci-seccomp oci-unshare
 
-.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite FORCE
+.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite bench FORCE
 all: build
 
 build: $(addprefix bin/,$(BINS))
@@ -103,5 +103,14 @@ conformance: conformance-suite $(if $(filter bin/oci-run,$(RUNTIME)),build)
 		-out $(CONFORMANCE_DIR)/$(notdir $(RUNTIME)) -timeout $(CONFORMANCE_TIMEOUT) \
 		$(if $(CONFORMANCE_EXPECTED),-expected $(CONFORMANCE_EXPECTED)) \
 		$(if $(value CONFORMANCE_RUN),-run '$(value CONFORMANCE_RUN)') $(CONFORMANCE_FLAGS)
+
+# ---- benchmark ---------------------------------------------------------------
+# make bench                         oci-run against runc and crun, one run
+# make bench BENCH_FLAGS='-rounds 20 -floor=false'
+BENCH_FLAGS ?=
+bench: build
+	@[ "$$(id -u)" = 0 ] || { echo "make bench: needs root" >&2; exit 1; }
+	$(GO) build -o build/bench ./scripts/bench
+	build/bench -runtimes bin/oci-run,runc,crun $(BENCH_FLAGS)
 
 FORCE:
