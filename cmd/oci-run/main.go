@@ -10,10 +10,12 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/oci-run/oci-run/pkg/lifecycle"
 	"github.com/oci-run/oci-run/pkg/logging"
 	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // command is one subcommand: flags are registered on fs, run gets the
@@ -38,6 +40,8 @@ type global struct {
 	debug, systemd                                 bool
 	logger                                         *logging.Logger
 	exitCode                                       int
+	// rt is the runtime of the command, for its trace.
+	rt *lifecycle.Runtime
 }
 
 func (g *global) runtime() (*lifecycle.Runtime, error) {
@@ -45,15 +49,20 @@ func (g *global) runtime() (*lifecycle.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &lifecycle.Runtime{
+	g.rt = &lifecycle.Runtime{
 		Store:    state.Store{Root: g.root},
 		Log:      g.logger,
 		StageDir: dir,
 		Systemd:  g.systemd,
-	}, nil
+	}
+	return g.rt, nil
 }
 
+// started is when main began, for the first mark of --trace.
+var started time.Time
+
 func main() {
+	started = time.Now()
 	os.Exit(run(os.Args[1:]))
 }
 
@@ -69,6 +78,7 @@ func run(args []string) int {
 	fs.StringVar(&g.criu, "criu", "criu", "path to criu (checkpoint/restore)")
 	fs.StringVar(&g.rootless, "rootless", "auto", "rootless cgroup handling: true, false or auto")
 	fs.StringVar(&g.stageDir, "stage-dir", "", "directory of the stage binaries (default: $"+lifecycle.EnvStageDir+", else next to oci-run)")
+	traceFlag := fs.Bool("trace", false, "print where the time of a create, run or exec goes, stage by stage, on stderr (also: $"+trace.Env+"=1)")
 	help := fs.Bool("help", false, "show help")
 	fs.BoolVar(help, "h", false, "show help")
 	version := fs.Bool("version", false, "print the version")
@@ -77,6 +87,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "oci-run: %v (see oci-run --help)\n", err)
 		return 1
 	}
+	if *traceFlag {
+		trace.Enable()
+	}
+	trace.PointAt("start", started)
 	if *version {
 		printVersion(os.Stdout)
 		return 0
@@ -126,7 +140,13 @@ func run(args []string) int {
 		return 0
 	}
 	logger.Debugf("oci-run %s", strings.Join(args, " "))
-	if err := action(g, pos); err != nil {
+	trace.Point("flags")
+	err = action(g, pos)
+	if trace.Enabled() && g.rt != nil {
+		g.rt.TraceGroup("oci-run")
+		fmt.Fprintf(os.Stderr, "oci-run --trace: %s\n%s", name, trace.Table(g.rt.Traces))
+	}
+	if err != nil {
 		logger.Error(err.Error())
 		if g.exitCode == 0 {
 			return 1

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // StageOptions are the options of the oci-cgroup stage.
@@ -56,6 +57,7 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 	if _, err := sealBeforeJoin(s.Next); err != nil {
 		return err
 	}
+	trace.Point("seal")
 	if o.Join {
 		return join(s, id, o)
 	}
@@ -67,6 +69,7 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 		return err
 	}
 	plan.DeferPids = o.DeferPids
+	trace.Point("plan")
 	// A next program that cannot be found would leave a cgroup behind
 	// with this process in it: look first.
 	if err := checkRunnable(s.Next); err != nil {
@@ -79,6 +82,7 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("cgroup")
 	err = s.ExecNext()
 	// Only reached if exec failed: undo.
 	if lerr := plan.Leave(os.Getpid()); lerr == nil {

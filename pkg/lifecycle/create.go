@@ -22,6 +22,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // CreateOptions are the flags of `create` (and `run`).
@@ -56,6 +57,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
 		return fmt.Errorf("config.json: %w", err)
 	}
+	trace.Point("spec")
 	// Each stage's own checks that need no host state, run here so that
 	// bad input is refused before anything exists.
 	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
@@ -73,10 +75,12 @@ func (r *Runtime) Create(o CreateOptions) error {
 	if err := r.checkStages(); err != nil {
 		return err
 	}
+	trace.Point("checks")
 	cgPaths, err := cgroupPaths(s, o.ID, r.Systemd)
 	if err != nil {
 		return err
 	}
+	trace.Point("cgroup-plan")
 
 	c, err := r.Store.Create(o.ID)
 	if err != nil {
@@ -99,6 +103,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 	if err == nil {
 		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
 	}
+	trace.Point("state")
 	if err == nil {
 		err = r.runChain(c, s, raw, o)
 	}
@@ -111,6 +116,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 		r.destroy(c)
 		return err
 	}
+	trace.Point("saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
 			r.destroy(c)
@@ -213,16 +219,24 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	cmd.ExtraFiles = extra
 	cmd.Env = env
 	cmd.Dir = o.Bundle
+	if trace.Enabled() {
+		cmd.Env = append(cmd.Env, trace.Env+"=1")
+	}
+	trace.Point("spawn")
 	if err := cmd.Start(); err != nil {
 		st.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
+	r.TraceGroup("oci-run")
 	st.Close()
 	err = r.follow(c, s, rt, cmd.Process.Pid)
+	trace.Point("ready")
 	if err == nil {
 		err = applyDeferred(c.State.CgroupPaths, s)
+		trace.Point("limits")
 	}
 	werr := cmd.Wait()
+	trace.Point("reaped")
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
 	}
@@ -289,6 +303,8 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, h
 			}
 		case syncsock.TypeWarning:
 			r.Log.Warnf("%s: %s", m.Stage, m.Warning)
+		case syncsock.TypeTrace:
+			r.Traces = append(r.Traces, trace.Group{Process: m.Stage, Marks: m.Trace})
 		default:
 			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/proc"
 	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // RunOptions are the flags of `run`.
@@ -65,6 +66,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		r.Delete(o.ID, true)
 		return 1, err
 	}
+	trace.Point("start")
 	if o.Detach {
 		return 0, nil
 	}
@@ -75,6 +77,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	pid, start := c.State.Pid, c.State.PidStart
 	c.Close()
 	code := waitInit(pid, start, sigs, tty)
+	trace.Point("exited")
 	if tty != nil {
 		tty.Drain()
 	}
@@ -82,6 +85,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		if err := r.Delete(o.ID, true); err != nil {
 			return code, err
 		}
+		trace.Point("delete")
 	}
 	return code, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/logging"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // EnvStageDir overrides where oci-run looks for its stage binaries.
@@ -26,6 +27,17 @@ type Runtime struct {
 	// $OCI_RUN_STAGE_DIR, else the directory of the oci-run executable.
 	StageDir string
 	Systemd  bool
+	// Traces collects the timing marks of oci-run and of the stages
+	// (--trace): one group per process or phase.
+	Traces []trace.Group
+}
+
+// TraceGroup closes the marks oci-run recorded since the last call into a
+// group of the trace table.
+func (r *Runtime) TraceGroup(name string) {
+	if trace.Enabled() {
+		r.Traces = append(r.Traces, trace.Group{Process: name, Marks: trace.Take()})
+	}
 }
 
 // FindStageDir applies the lookup order documented on Runtime.StageDir.

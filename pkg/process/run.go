@@ -17,6 +17,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/trace"
 	"github.com/oci-run/oci-run/pkg/user"
 )
 
@@ -71,6 +72,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("plan")
 	for _, w := range p.Warnings {
 		warn(s, w)
 	}
@@ -103,6 +105,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err := applyPlacement(p); err != nil {
 		return err
 	}
+	trace.Point("process")
 	path, err := lookPath(p.Args[0], Getenv(p.Env, "PATH"))
 	if err != nil {
 		return err
@@ -141,6 +144,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err := becomeUser(p, chdirLater); err != nil {
 		return err
 	}
+	trace.Point("user")
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("process.noNewPrivileges: prctl(PR_SET_NO_NEW_PRIVS): %w", err)
@@ -155,6 +159,8 @@ func Run(s *stage.Stage, o Options) error {
 			return err
 		}
 	}
+	trace.Point("ready")
+	stage.FlushTrace()
 	if err := s.Send(syncsock.Message{Type: syncsock.TypeReady}); err != nil {
 		return err
 	}

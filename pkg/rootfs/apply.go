@@ -14,6 +14,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/mountopt"
 	"github.com/oci-run/oci-run/pkg/securepath"
 	"github.com/oci-run/oci-run/pkg/sysctl"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // Hooks is the point between preparing the rootfs and pivot_root where
@@ -38,14 +39,17 @@ func Apply(p *Plan, hooks Hooks) error {
 	}
 	defer root.Close()
 	a := &applier{p: p, root: root}
+	trace.Point("rootfs")
 	for i := range p.Mounts {
 		if err := a.mount(&p.Mounts[i]); err != nil {
 			return err
 		}
 	}
+	trace.Point("mounts")
 	if err := a.setupDev(); err != nil {
 		return err
 	}
+	trace.Point("dev")
 	// ---- hook point (createRuntime, createContainer) ----
 	// The container's mounts exist and the process is still in the host's
 	// root; a later change sends the "hook" sync message here and waits
@@ -63,7 +67,10 @@ func Apply(p *Plan, hooks Hooks) error {
 	if err != nil {
 		return fmt.Errorf("enter rootfs %s: %w", p.Rootfs, err)
 	}
-	return finish(p)
+	trace.Point("pivot")
+	err = finish(p)
+	trace.Point("paths")
+	return err
 }
 
 // finish runs inside the new root: everything that acts on the

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/idmap"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // Run is oci-mount: plan, check, prepare the rootfs, enter it, and exec
@@ -22,6 +23,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("plan")
 	if ns, ok := spec.HasNamespace(s.Spec, specs.MountNamespace); ok && ns.Path != "" {
 		// Joining an existing container's mount namespace (exec): its
 		// filesystem is already prepared.
@@ -36,6 +38,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err := sealStages(s.NextStages()); err != nil {
 		return err
 	}
+	trace.Point("seal")
 	err = Apply(p, nil)
 	idmap.CloseHanded()
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // The descriptors a chain hands down, by environment variable. This is the
@@ -84,6 +85,8 @@ type Stage struct {
 
 // Main parses the command line and the spec, runs the stage and exits.
 func Main(d Def) {
+	trace.Point("main")
+	traceName = d.Name
 	s, err := parse(d, os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -91,6 +94,8 @@ func Main(d Def) {
 	if err != nil {
 		Fail(d.Name, nil, err)
 	}
+	current = s
+	trace.Point("spec")
 	if err := d.Run(s); err != nil {
 		Fail(d.Name, s.Sync, err)
 	}
@@ -160,8 +165,39 @@ func printUsage(d Def, fs *flag.FlagSet) {
 	fmt.Fprintf(w, `
 Handover descriptors (set by oci-run, optional when run alone):
   %s %s %s %s %s %s
+%s=1 prints this stage's timing marks on stderr ("oci-trace" lines).
 See docs/architecture.md.
-`, EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve)
+`, EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, trace.Env)
+}
+
+// current is the running stage, for the trace hand-over at exec.
+var current *Stage
+
+// traceName names this process in the trace table.
+var traceName string
+
+// SetTraceName names this process in the trace table (default: the
+// stage's name); oci-unshare's child image calls itself "oci-unshare child".
+func SetTraceName(name string) { traceName = name }
+
+// FlushTrace hands the marks recorded so far to oci-run (a "trace"
+// message on the sync socket) or, alone, prints them on stderr. Exec calls
+// it; a stage that ends otherwise (oci-exec before ready, oci-unshare's
+// parent after the clone) calls it itself.
+func FlushTrace() {
+	if !trace.Enabled() {
+		return
+	}
+	ms := trace.Take()
+	if len(ms) == 0 {
+		return
+	}
+	if current != nil && current.Sync != nil {
+		if current.Sync.Send(syncsock.Message{Type: syncsock.TypeTrace, Stage: traceName, Trace: ms}) == nil {
+			return
+		}
+	}
+	fmt.Fprintln(os.Stderr, trace.Line(traceName, ms))
 }
 
 // Fail reports a stage's fatal error and exits 1.
@@ -232,6 +268,8 @@ func Exec(argv []string, env []string) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("exec")
+	FlushTrace()
 	if err := unix.Exec(path, argv, env); err != nil {
 		return fmt.Errorf("exec %s: %w", path, err)
 	}
@@ -278,6 +316,8 @@ func execFD(fd int, argv, env []string) error {
 		return err
 	}
 	empty, _ := unix.BytePtrFromString("")
+	trace.Point("exec")
+	FlushTrace()
 	_, _, errno := unix.Syscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafePointer(empty)),
 		uintptr(unsafePointer(&argvp[0])), uintptr(unsafePointer(&envp[0])), unix.AT_EMPTY_PATH, 0)
 	return fmt.Errorf("exec %s from sealed fd %d: %w", argv[0], fd, errno)
@@ -296,7 +336,7 @@ func StripEnv(env []string) []string {
 }
 
 func isHandover(kv string) bool {
-	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve} {
+	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, trace.Env} {
 		if strings.HasPrefix(kv, k+"=") {
 			return true
 		}

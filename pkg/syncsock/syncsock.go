@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // Message types.
@@ -36,6 +38,9 @@ const (
 	// TypeWarning carries a non-fatal message for the runtime's log (a
 	// capability that could not be raised, for instance).
 	TypeWarning = "warning"
+	// TypeTrace carries a stage's timing marks (OCI_TRACE, package trace),
+	// sent right before it execs the next program.
+	TypeTrace = "trace"
 )
 
 // Message is one packet.
@@ -47,6 +52,8 @@ type Message struct {
 	Hook  string `json:"hook,omitempty"`
 	// Warning is the text of a TypeWarning.
 	Warning string `json:"warning,omitempty"`
+	// Trace holds the marks of a TypeTrace.
+	Trace []trace.Mark `json:"trace,omitempty"`
 	// Files travel with the packet as SCM_RIGHTS, not in the JSON. Received
 	// descriptors are close-on-exec and belong to the receiver.
 	Files []*os.File `json:"-"`

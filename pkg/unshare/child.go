@@ -8,6 +8,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // runChild is the container's first process, in its namespaces (the mount
@@ -15,6 +16,7 @@ import (
 // user namespace, as its root. It finishes what only a process inside can
 // do, then execs the next stage.
 func runChild(s *stage.Stage) error {
+	stage.SetTraceName("oci-unshare child")
 	// Other processes of a container being joined must neither ptrace this
 	// process nor open its /proc files while it holds the runtime's
 	// descriptors (CVE-2016-9962). The next exec makes the next program
@@ -49,6 +51,7 @@ func runChild(s *stage.Stage) error {
 			return fmt.Errorf("bring up lo in the new network namespace: %w", err)
 		}
 	}
+	trace.Point("setup")
 	if self, ok := envFD(os.Environ(), envSelf); ok {
 		if provided, ok := stage.SealedFD("oci-unshare"); !ok || provided != self {
 			unix.Close(self)

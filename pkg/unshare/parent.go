@@ -20,6 +20,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // runParent is the runtime side. It runs once, or twice when namespaces are
@@ -37,10 +38,12 @@ func runParent(s *stage.Stage, o Options) error {
 		if err := namespace.Check(s.Spec); err != nil {
 			return err
 		}
+		trace.Point("check")
 		var err error
 		if env, keep, err = prepare(s, p, env); err != nil {
 			return err
 		}
+		trace.Point("seal")
 		if len(p.Join) > 0 {
 			return reexecJoined(p, env, &keep)
 		}
@@ -74,6 +77,8 @@ func runParent(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("clone")
+	stage.FlushTrace()
 	if err := s.Send(syncsock.Message{Type: syncsock.TypePid, Pid: pid}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		reap(pid)
