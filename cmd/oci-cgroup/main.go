@@ -5,10 +5,15 @@ package main
 
 import (
 	"flag"
+	"runtime"
 
 	"github.com/oci-run/oci-run/pkg/cgroup"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
+
+// The cgroup is joined by the main thread alone, which then execs the next
+// program (cgroup.JoinThread): stay on it from the start.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	var o cgroup.StageOptions

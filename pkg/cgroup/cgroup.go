@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -296,18 +297,75 @@ func checkReusable(p Paths) error {
 // `exec` case. It fails if a directory is missing.
 func (c *Cgroup) Join(pid int, sub map[string]string) error {
 	for _, ctrl := range slices.Sorted(maps.Keys(c.Paths.Dirs)) {
-		dir := c.Paths.Dirs[ctrl]
-		if s, ok := sub[ctrl]; ok {
-			dir = filepath.Join(dir, s)
-		} else if s, ok := sub[""]; ok && c.Paths.Systemd == nil {
-			dir = filepath.Join(dir, s)
-		}
+		dir := c.joinDir(ctrl, sub)
 		if _, err := os.Stat(dir); err != nil {
 			return fmt.Errorf("container cgroup %s does not exist (is the container running?)", dir)
 		}
 		if err := cgroups.WriteCgroupProc(dir, pid); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", dir, err)
 		}
+	}
+	return nil
+}
+
+func (c *Cgroup) joinDir(ctrl string, sub map[string]string) string {
+	dir := c.Paths.Dirs[ctrl]
+	if s, ok := sub[ctrl]; ok {
+		dir = filepath.Join(dir, s)
+	} else if s, ok := sub[""]; ok && c.Paths.Systemd == nil {
+		dir = filepath.Join(dir, s)
+	}
+	return dir
+}
+
+// JoinThread is Join for the calling thread, which must be the one that
+// execs next (a stage locks its main goroutine to the main thread).
+//
+// Why a thread: writing a pid to cgroup.procs takes the kernel's global
+// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace
+// period (measured here: 7 to 14 ms on the first write of a container,
+// most of a container start's wall time, paid by runc and crun too).
+// Writing "0" to a v1 hierarchy's "tasks" file moves only the calling
+// thread and skips that lock (kernel ≥ 6.1, "cgroup: Optimize single
+// thread migration"). After execve the process is that thread alone, in
+// the container's cgroup in every hierarchy: the other threads of the Go
+// runtime, left behind, end at the exec. Memory is charged by the cgroup
+// of the main thread (the mm's owner), so this must be the main thread.
+// cgroup2 has no thread-level migration between domains: there the whole
+// process moves through cgroup.procs, as before.
+func (c *Cgroup) JoinThread(sub map[string]string) error {
+	for _, ctrl := range slices.Sorted(maps.Keys(c.Paths.Dirs)) {
+		dir := c.joinDir(ctrl, sub)
+		file, value := "tasks", "0"
+		if ctrl == Unified {
+			file, value = "cgroup.procs", strconv.Itoa(os.Getpid())
+		}
+		if err := writeCgroupFile(dir, file, value); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("container cgroup %s does not exist (is the container running?)", dir)
+			}
+			return fmt.Errorf("join cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// writeCgroupFile writes value to dir/file in one write(2), retrying EINTR
+// as cgroupfs writes can be interrupted.
+func writeCgroupFile(dir, file, value string) error {
+	fd, err := unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: filepath.Join(dir, file), Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		_, err = unix.Write(fd, []byte(value))
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return &os.PathError{Op: "write", Path: filepath.Join(dir, file), Err: err}
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 	if o.Rm {
 		return runAndRemove(s, o, id, plan)
 	}
-	c, err := plan.Create(os.Getpid())
+	c, err := create(plan)
 	if err != nil {
 		return err
 	}
@@ -119,10 +119,28 @@ func join(s *stage.Stage, id string, o StageOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := c.Join(os.Getpid(), sub); err != nil {
+	if err := c.JoinThread(sub); err != nil {
 		return err
 	}
 	return s.ExecNext()
+}
+
+// create makes the planned cgroup and moves this process into it: the
+// calling (main) thread only, which execs next (JoinThread); systemd
+// creates its scope with the whole process in it.
+func create(plan *Plan) (*Cgroup, error) {
+	if plan.Paths.Systemd != nil {
+		return plan.Create(os.Getpid())
+	}
+	c, err := plan.Create(-1)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.JoinThread(nil); err != nil {
+		c.Destroy()
+		return nil, err
+	}
+	return c, nil
 }
 
 func checkRunnable(next []string) error {
