@@ -1,14 +1,9 @@
 package cgroup
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/oci-run/oci-run/pkg/exeseal"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
@@ -32,36 +27,9 @@ func sealBeforeJoin(next []string) ([]*os.File, error) {
 	if len(names) == 0 || filepath.Base(names[len(names)-1]) != "oci-exec" {
 		return nil, nil
 	}
-	var files []*os.File
-	var sealed []string
-	var fds []int
-	for _, prog := range names {
-		name := filepath.Base(prog)
-		if _, ok := stage.SealedFD(name); ok || slices.Contains(sealed, name) {
-			continue
-		}
-		path, err := stage.LookPath(prog, os.Environ())
-		if err != nil {
-			return files, err
-		}
-		f, err := exeseal.Seal(path)
-		if err != nil {
-			return files, err
-		}
-		files = append(files, f)
-		// Inherited across exec, like every handover descriptor.
-		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
-			return files, fmt.Errorf("seal %s: %w", path, err)
-		}
-		sealed = append(sealed, name)
-		fds = append(fds, int(f.Fd()))
+	v, files, err := stage.SealStages(names, os.Environ())
+	if err != nil || v == "" {
+		return files, err
 	}
-	if len(sealed) == 0 {
-		return files, nil
-	}
-	v := os.Getenv(stage.EnvStageFDs)
-	if v != "" {
-		v += ","
-	}
-	return files, os.Setenv(stage.EnvStageFDs, v+stage.FormatStageFDs(sealed, fds))
+	return files, os.Setenv(stage.EnvStageFDs, v)
 }

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/oci-run/oci-run/pkg/exeseal"
 	"github.com/oci-run/oci-run/pkg/idmap"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -80,35 +78,10 @@ var keep []*os.File
 // oci-unshare) did not hand down in OCI_STAGE_FDS is sealed here, from the
 // host path, before the rootfs is entered.
 func sealStages(names []string) error {
-	var add []string
-	var fds []int
-	for _, n := range names {
-		if _, ok := stage.SealedFD(filepath.Base(n)); ok {
-			continue
-		}
-		path, err := stage.LookPath(n, os.Environ())
-		if err != nil {
-			return err
-		}
-		f, err := exeseal.Seal(path)
-		if err != nil {
-			return err
-		}
-		// Inherited by the next exec, like the descriptors oci-run hands
-		// down; the stage that runs from it does not get it again.
-		if _, err := unix.FcntlInt(f.Fd(), unix.F_SETFD, 0); err != nil {
-			return fmt.Errorf("seal %s: %w", n, err)
-		}
-		keep = append(keep, f) // an unreferenced *os.File would be closed by its finalizer
-		add = append(add, n)
-		fds = append(fds, int(f.Fd()))
+	v, files, err := stage.SealStages(names, os.Environ())
+	if err != nil || v == "" {
+		return err
 	}
-	if len(add) == 0 {
-		return nil
-	}
-	v := stage.FormatStageFDs(add, fds)
-	if cur := os.Getenv(stage.EnvStageFDs); cur != "" {
-		v = cur + "," + v
-	}
+	keep = append(keep, files...) // an unreferenced *os.File would be closed by its finalizer
 	return os.Setenv(stage.EnvStageFDs, v)
 }

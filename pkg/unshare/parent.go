@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -246,37 +245,11 @@ func formatMappings(m []specs.LinuxIDMapping) string {
 // does not provide yet, and lists them there: the stages after oci-unshare
 // run inside the container's namespaces (CVE-2019-5736, pkg/exeseal).
 func sealStages(next []string, env []string) ([]string, []*os.File, error) {
-	var names []string
-	var fds []int
-	var keep []*os.File
-	for _, prog := range pipeline.StageNames(next) {
-		name := filepath.Base(prog)
-		if _, ok := stage.SealedFD(name); ok || slices.Contains(names, name) {
-			continue
-		}
-		path, err := stage.LookPath(prog, env)
-		if err != nil {
-			return nil, nil, err
-		}
-		f, err := exeseal.Seal(path)
-		if err != nil {
-			return nil, nil, err
-		}
-		keep = append(keep, f)
-		if err := clearCloexec(int(f.Fd())); err != nil {
-			return nil, nil, fmt.Errorf("seal %s: %w", path, err)
-		}
-		names = append(names, name)
-		fds = append(fds, int(f.Fd()))
+	v, files, err := stage.SealStages(pipeline.StageNames(next), env)
+	if err != nil || v == "" {
+		return env, files, err
 	}
-	if len(names) > 0 {
-		v := os.Getenv(stage.EnvStageFDs)
-		if v != "" {
-			v += ","
-		}
-		env = stage.SetEnv(env, stage.EnvStageFDs, v+stage.FormatStageFDs(names, fds))
-	}
-	return env, keep, nil
+	return stage.SetEnv(env, stage.EnvStageFDs, v), files, nil
 }
 
 // sealSelf returns a sealed copy of the running oci-unshare, or nil when

@@ -213,15 +213,16 @@ func TestDetachReportsPid(t *testing.T) {
 	}
 }
 
-// The stages after oci-unshare run from sealed memfds listed in
-// OCI_STAGE_FDS, never from their host path (CVE-2019-5736).
+// The stages after oci-unshare run from sealed handles listed in
+// OCI_STAGE_FDS (a file of a read-only overlay, or a sealed memfd where
+// overlayfs cannot be used), never from their host path (CVE-2019-5736).
 func TestNextStagesAreSealed(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	// A stand-in for oci-mount: a script, so that it can show how it was
 	// started (the kernel names a script exec'd from a descriptor
 	// /dev/fd/N) and what it was given.
-	script := "#!/bin/sh\necho \"args $0 $*\"\necho \"fds $OCI_STAGE_FDS\"\nfor kv in $(echo $OCI_STAGE_FDS | tr , ' '); do echo \"link ${kv%%=*} $(readlink /proc/self/fd/${kv#*=})\"; done\n"
+	script := "#!/bin/sh\necho \"args $0 $*\"\necho \"fds $OCI_STAGE_FDS\"\nfor kv in $(echo $OCI_STAGE_FDS | tr , ' '); do echo \"link ${kv%%=*} $(readlink /proc/self/fd/${kv#*=})\"; (exec 3>>/proc/self/fd/${kv#*=}) 2>/dev/null && echo \"writable ${kv%%=*}\"; done; true\n"
 	if err := os.WriteFile(filepath.Join(dir, "oci-mount"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +239,14 @@ func TestNextStagesAreSealed(t *testing.T) {
 	if !strings.Contains(text, "fds oci-mount=") {
 		t.Errorf("OCI_STAGE_FDS does not list oci-mount:\n%s", text)
 	}
-	if !strings.Contains(text, "link oci-mount /memfd:oci-mount") {
-		t.Errorf("oci-mount's descriptor is not a memfd:\n%s", text)
+	if !strings.Contains(text, "link oci-mount /memfd:oci-mount") && !strings.Contains(text, "link oci-mount /oci-mount\n") {
+		t.Errorf("oci-mount's descriptor is neither a memfd nor a file of a detached overlay:\n%s", text)
+	}
+	if strings.Contains(text, "link oci-mount "+filepath.Join(dir, "oci-mount")) {
+		t.Errorf("oci-mount's descriptor is its host file:\n%s", text)
+	}
+	if strings.Contains(text, "writable") {
+		t.Errorf("a sealed descriptor can be opened for writing:\n%s", text)
 	}
 	if strings.Contains(text, "oci-unshare") {
 		t.Errorf("oci-unshare's own sealed copy reached the next stage:\n%s", text)
