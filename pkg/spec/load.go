@@ -16,8 +16,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+//go:generate go run ../../scripts/specdecode -o decode_gen.go
+
 // Parse decodes config.json bytes. Type mismatches name the field.
+//
+// The generated decoder (fastjson.go) does the common case without
+// reflection; whatever it does not handle, errors included, is decoded by
+// encoding/json, which decides the result.
 func Parse(b []byte) (*specs.Spec, error) {
+	if s, err := decodeFast(b); err == nil {
+		return s, nil
+	}
 	var s specs.Spec
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&s); err != nil {
