@@ -79,12 +79,12 @@ func TestFastDecoderMatchesEncodingJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]string{
-		"full":    fullConfig,
-		"default": string(def),
-		"empty":   `{}`,
-		"nulls":   `{"process": null, "mounts": null, "annotations": null, "linux": {"namespaces": [null], "resources": null}}`,
+		"full":                  fullConfig,
+		"default":               string(def),
+		"empty":                 `{}`,
+		"nulls":                 `{"process": null, "mounts": null, "annotations": null, "linux": {"namespaces": [null], "resources": null}}`,
 		"empty arrays and maps": `{"mounts": [], "annotations": {}, "process": {"args": [], "env": [null]}}`,
-		"trailing": `{"hostname": "x"} garbage`,
+		"trailing":              `{"hostname": "x"} garbage`,
 	}
 	for name, in := range cases {
 		t.Run(name, func(t *testing.T) {
