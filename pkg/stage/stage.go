@@ -278,7 +278,26 @@ func Exec(argv []string, env []string) error {
 
 // SealedFD returns the sealed executable handed down for a stage.
 func SealedFD(name string) (int, bool) {
-	for _, kv := range strings.Split(os.Getenv(EnvStageFDs), ",") {
+	return sealedFD(os.Getenv(EnvStageFDs), name)
+}
+
+// SealedFDIn is SealedFD for the OCI_STAGE_FDS of env, an environment
+// being prepared for a child.
+func SealedFDIn(env []string, name string) (int, bool) {
+	v := ""
+	for _, e := range env {
+		if s, ok := strings.CutPrefix(e, EnvStageFDs+"="); ok {
+			v = s
+		}
+	}
+	return sealedFD(v, name)
+}
+
+func sealedFD(list, name string) (int, bool) {
+	if list == "" {
+		return -1, false
+	}
+	for _, kv := range strings.Split(list, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k != name {
 			continue

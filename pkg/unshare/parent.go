@@ -38,6 +38,9 @@ func runParent(s *stage.Stage, o Options) error {
 			return err
 		}
 		trace.Point("check")
+		if Direct(p) {
+			return runDirect(s, o, p)
+		}
 		var err error
 		if env, keep, err = prepare(s, p, env); err != nil {
 			return err
@@ -77,6 +80,28 @@ func runParent(s *stage.Stage, o Options) error {
 		return err
 	}
 	trace.Point("clone")
+	return started(s, o, pid)
+}
+
+// runDirect starts the first process straight into the next program
+// (Direct): the main thread, locked since init, does the child image's
+// work in the new namespaces and clones from there.
+func runDirect(s *stage.Stage, o Options, p *namespace.Plan) error {
+	env, keep, err := sealStages(s.Next, os.Environ())
+	if err != nil {
+		return err
+	}
+	defer runtime.KeepAlive(keep)
+	trace.Point("seal")
+	pid, err := Launch(p, s.Next, env, stdio(), nil)
+	if err != nil {
+		return err
+	}
+	return started(s, o, pid)
+}
+
+// started reports the first process and waits for it unless detached.
+func started(s *stage.Stage, o Options, pid int) error {
 	stage.FlushTrace()
 	if err := s.Send(syncsock.Message{Type: syncsock.TypePid, Pid: pid}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -86,7 +111,7 @@ func runParent(s *stage.Stage, o Options) error {
 	if o.Detach {
 		return nil
 	}
-	os.Exit(waitForward(pid))
+	os.Exit(waitForward(pid, o.sigs))
 	return nil
 }
 

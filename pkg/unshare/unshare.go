@@ -64,12 +64,17 @@ type Options struct {
 	// Detach: exit as soon as the first process is started and reported,
 	// instead of waiting for it.
 	Detach bool
+	// sigs queues the signals to forward (not detached).
+	sigs chan os.Signal
 }
 
 // Run is the stage: the parent's work, or the child's in the child image.
 func Run(s *stage.Stage, o Options) error {
 	if os.Getenv(envChild) != "" {
 		return runChild(s)
+	}
+	if !o.Detach {
+		o.sigs = catchSignals()
 	}
 	return runParent(s, o)
 }

@@ -8,12 +8,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// waitForward waits for the child, forwarding every signal this process
-// gets to it, and returns the exit status a shell would report: the
-// child's exit code, or 128+N when signal N killed it.
-func waitForward(pid int) int {
+// catchSignals starts queueing every signal this process gets, for
+// waitForward. Called before the child exists: a signal sent as soon as
+// the child shows signs of life must not be lost (the Go runtime drops a
+// SIGUSR1 nobody asked for).
+func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
+	return sigs
+}
+
+// waitForward waits for the child, forwarding every signal this process
+// gets (queued since catchSignals) to it, and returns the exit status a
+// shell would report: the child's exit code, or 128+N when signal N
+// killed it.
+func waitForward(pid int, sigs chan os.Signal) int {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- reap(pid) }()
 	for {

@@ -221,7 +221,8 @@ func TestNextStagesAreSealed(t *testing.T) {
 	dir := t.TempDir()
 	// A stand-in for oci-mount: a script, so that it can show how it was
 	// started (the kernel names a script exec'd from a descriptor
-	// /dev/fd/N) and what it was given.
+	// /dev/fd/N, or /proc/self/fd/N when exec'd through that link) and
+	// what it was given.
 	script := "#!/bin/sh\necho \"args $0 $*\"\necho \"fds $OCI_STAGE_FDS\"\nfor kv in $(echo $OCI_STAGE_FDS | tr , ' '); do echo \"link ${kv%%=*} $(readlink /proc/self/fd/${kv#*=})\"; (exec 3>>/proc/self/fd/${kv#*=}) 2>/dev/null && echo \"writable ${kv%%=*}\"; done; true\n"
 	if err := os.WriteFile(filepath.Join(dir, "oci-mount"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
@@ -233,7 +234,7 @@ func TestNextStagesAreSealed(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	text := string(out)
-	if !strings.Contains(text, "args /dev/fd/") {
+	if !strings.Contains(text, "args /dev/fd/") && !strings.Contains(text, "args /proc/self/fd/") {
 		t.Errorf("the next stage was not exec'd from a descriptor:\n%s", text)
 	}
 	if !strings.Contains(text, "fds oci-mount=") {
