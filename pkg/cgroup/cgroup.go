@@ -350,6 +350,16 @@ func (c *Cgroup) JoinThread(sub map[string]string) error {
 	return nil
 }
 
+// JoinThreadV1 is JoinThread for the v1 hierarchies only: the caller
+// puts its child into the cgroup2 directory at the clone
+// (CLONE_INTO_CGROUP), which needs no migration at all.
+func (c *Cgroup) JoinThreadV1() error {
+	v1 := *c
+	v1.Paths.Dirs = maps.Clone(c.Paths.Dirs)
+	delete(v1.Paths.Dirs, Unified)
+	return v1.JoinThread(nil)
+}
+
 // writeCgroupFile writes value to dir/file in one write(2), retrying EINTR
 // as cgroupfs writes can be interrupted.
 func writeCgroupFile(dir, file, value string) error {

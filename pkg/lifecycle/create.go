@@ -207,10 +207,17 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
 		extra = append(extra, o.console)
 	}
-	argv, err := r.pipeline(s, o, fdSpec)
+	argv, mountAt, err := r.pipeline(s, o, fdSpec)
 	if err != nil {
 		st.Close()
 		return err
+	}
+	if trace.Enabled() {
+		env = append(env, trace.Env+"=1")
+	}
+	if r.inProcess(s) {
+		r.Log.Debugf("create %s: in oci-run, then %s", o.ID, pipeline.Quote(argv[mountAt:]))
+		return r.runInProcess(c, s, o, rt, st, extra, env, argv[mountAt:])
 	}
 	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
 
@@ -219,9 +226,6 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	cmd.ExtraFiles = extra
 	cmd.Env = env
 	cmd.Dir = o.Bundle
-	if trace.Enabled() {
-		cmd.Env = append(cmd.Env, trace.Env+"=1")
-	}
 	trace.Point("spawn")
 	if err := cmd.Start(); err != nil {
 		st.Close()
@@ -239,6 +243,39 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	trace.Point("reaped")
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
+	}
+	return err
+}
+
+// runInProcess is runChain when oci-run does the host side itself
+// (inProcess): the container's first process is its child, started into
+// next (oci-mount ...).
+func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOptions, rt, st *syncsock.Conn, files []*os.File, env, next []string) error {
+	pid, err := r.launch(s, o, files, env, next)
+	st.Close()
+	r.TraceGroup("oci-run")
+	if err != nil {
+		return err
+	}
+	stat, err := proc.ReadStat(pid)
+	if err == nil {
+		c.State.Pid, c.State.PidStart = pid, stat.StartTime
+		// Recorded at once: if this process dies now, delete --force
+		// still finds the init.
+		err = c.Save()
+	}
+	if err == nil {
+		err = r.follow(c, s, rt, pid)
+		trace.Point("ready")
+	}
+	if err == nil {
+		err = applyDeferred(c.State.CgroupPaths, s)
+		trace.Point("limits")
+	}
+	if err != nil {
+		// destroy would wait for the init to disappear, and our child
+		// stays a zombie until we reap it.
+		killChild(pid)
 	}
 	return err
 }
@@ -313,9 +350,9 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, h
 
 // pipeline builds the stage chain for a new container. A stage the spec
 // does not need is left out (no seccomp profile, no oci-seccomp).
-func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string, error) {
+// mountAt is where the container side (oci-mount ...) begins.
+func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) (argv []string, mountAt int, err error) {
 	sfd := strconv.Itoa(fdSpec)
-	var argv []string
 	add := func(name string, opts ...string) error {
 		p, err := r.stagePath(name)
 		if err != nil {
@@ -333,21 +370,22 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 		cg = append(cg, "--systemd")
 	}
 	if err := add("oci-cgroup", cg...); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := add("oci-unshare", "--bundle", o.Bundle, "--detach"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	mnt := []string{"--bundle", o.Bundle}
 	if o.NoPivot {
 		mnt = append(mnt, "--no-pivot")
 	}
+	mountAt = len(argv) + 1
 	if err := add("oci-mount", mnt...); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if s.Linux != nil && s.Linux.Seccomp != nil {
 		if err := add("oci-seccomp"); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	var ex []string
@@ -356,9 +394,9 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 		ex = append(ex, "--session-keyring", "_ses."+o.ID)
 	}
 	if err := add("oci-exec", ex...); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return argv, nil
+	return argv, mountAt, nil
 }
 
 func writePidFile(path string, pid int) error {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/proc"
+	ocisignal "github.com/oci-run/oci-run/pkg/signal"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/trace"
 )
@@ -49,8 +50,9 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		}
 	}
 	sigs := make(chan os.Signal, 128)
+	var caught <-chan struct{}
 	if !o.Detach {
-		signal.Notify(sigs)
+		caught = ocisignal.CatchAll(sigs)
 		defer signal.Stop(sigs)
 	}
 	if err := r.Create(o.CreateOptions); err != nil {
@@ -76,6 +78,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	}
 	pid, start := c.State.Pid, c.State.PidStart
 	c.Close()
+	<-caught
 	code := waitInit(pid, start, sigs, tty)
 	trace.Point("exited")
 	if tty != nil {

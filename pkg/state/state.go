@@ -227,10 +227,16 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 // Status derives the container's status from the live system.
 func (c *Container) Status() string {
 	st := &c.State
-	if st.Pid == 0 {
-		if st.Creator != 0 && proc.Alive(st.Creator, st.CreatorStart) {
+	if st.Creator != 0 {
+		// The create has not finished: it is running, or it died before
+		// the container was set up (then whatever it left, an init that
+		// already reported its pid included, is only for delete).
+		if proc.Alive(st.Creator, st.CreatorStart) {
 			return Creating
 		}
+		return Stopped
+	}
+	if st.Pid == 0 {
 		return Stopped
 	}
 	if !proc.Alive(st.Pid, st.PidStart) {

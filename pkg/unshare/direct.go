@@ -52,9 +52,10 @@ const inThread = unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | uni
 // that exits locked ends its thread; oci-unshare's main thread exits with
 // the process).
 //
-// files are the child's descriptors (files[i] becomes fd i); sys may carry
-// what the caller adds to the clone (CLONE_INTO_CGROUP).
-func Launch(p *namespace.Plan, argv, env []string, files []uintptr, sys *syscall.SysProcAttr) (int, error) {
+// files are the child's descriptors (files[i] becomes fd i), dir its
+// working directory ("" = this one); sys may carry what the caller adds to
+// the clone (CLONE_INTO_CGROUP).
+func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, sys *syscall.SysProcAttr) (int, error) {
 	if !Direct(p) {
 		return 0, errors.New("internal: unshare.Launch with a plan that needs the child image")
 	}
@@ -85,7 +86,7 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, sys *syscall
 	}
 	sys.Cloneflags = p.Clone &^ inThread
 	trace.Point("clone")
-	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{Env: env, Files: files, Sys: sys})
+	pid, err := syscall.ForkExec(prog, argv, &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys})
 	if err != nil {
 		return 0, cloneError(p, err)
 	}

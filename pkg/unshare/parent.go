@@ -93,7 +93,7 @@ func runDirect(s *stage.Stage, o Options, p *namespace.Plan) error {
 	}
 	defer runtime.KeepAlive(keep)
 	trace.Point("seal")
-	pid, err := Launch(p, s.Next, env, stdio(), nil)
+	pid, err := Launch(p, s.Next, env, stdio(), "", nil)
 	if err != nil {
 		return err
 	}

@@ -17,24 +17,47 @@ import (
 	"github.com/oci-run/oci-run/pkg/state"
 )
 
-// fakeStages is a stage directory with the real oci-cgroup and scripts in
-// place of the later stages, so a create can be stopped exactly after the
-// cgroup exists: the runtime's state at the worst moment.
-func fakeStages(t *testing.T, unshare string) string {
+// fakeStages is a stage directory with the real oci-cgroup and oci-run and
+// scripts in place of the later stages, so a create can be stopped
+// exactly after the cgroup exists: the runtime's state at the worst
+// moment. The script goes where the chain first runs something of the
+// container: oci-unshare when oci-run runs the programs
+// (OCI_RUN_CHAIN=stages), oci-mount when oci-run does the host side
+// itself (its first process starts straight into oci-mount).
+func fakeStages(t *testing.T, chain, script string) string {
 	t.Helper()
 	dir := t.TempDir()
-	b, err := os.ReadFile(testutil.Bin(t, "oci-cgroup"))
-	if err != nil {
-		t.Fatal(err)
+	for _, bin := range []string{"oci-cgroup", "oci-run"} {
+		b, err := os.ReadFile(testutil.Bin(t, bin))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, bin), b, 0o755)
 	}
-	os.WriteFile(filepath.Join(dir, "oci-cgroup"), b, 0o755)
-	b, _ = os.ReadFile(testutil.Bin(t, "oci-run"))
-	os.WriteFile(filepath.Join(dir, "oci-run"), b, 0o755)
-	os.WriteFile(filepath.Join(dir, "oci-unshare"), []byte("#!/bin/sh\n"+unshare+"\n"), 0o755)
-	for _, s := range []string{"oci-mount", "oci-seccomp", "oci-exec"} {
+	for _, s := range []string{"oci-unshare", "oci-mount", "oci-seccomp", "oci-exec"} {
 		os.WriteFile(filepath.Join(dir, s), []byte("#!/bin/sh\nexit 99\n"), 0o755)
 	}
+	first := "oci-mount"
+	if chain == "stages" {
+		first = "oci-unshare"
+	}
+	os.WriteFile(filepath.Join(dir, first), []byte("#!/bin/sh\n"+script+"\n"), 0o755)
 	return dir
+}
+
+// chains runs f for both ways oci-run composes a create.
+func chains(t *testing.T, f func(t *testing.T, chain string)) {
+	for _, chain := range []string{"stages", "in-process"} {
+		t.Run(chain, func(t *testing.T) { f(t, chain) })
+	}
+}
+
+func chainEnv(chain string) []string {
+	env := os.Environ()
+	if chain == "stages" {
+		env = append(env, "OCI_RUN_CHAIN=stages")
+	}
+	return env
 }
 
 // A create that is SIGKILLed (oci-run and the chain) after the cgroup was
@@ -43,73 +66,78 @@ func fakeStages(t *testing.T, unshare string) string {
 // them behind in this case.
 func TestDeleteAfterKilledCreate(t *testing.T) {
 	requireV1(t)
-	id := testutil.ID(t)
-	dir := fakeStages(t, `sleep 1000 & echo $! > "$MARK"; exec sleep 1000`)
-	mark := filepath.Join(t.TempDir(), "mark")
-	root := t.TempDir()
-	s := testutil.Spec("", "true")
-	s.Linux.CgroupsPath = id + "/parent/ctr"
-	bundle := testutil.Bundle(t, s)
+	chains(t, func(t *testing.T, chain string) {
+		id := testutil.ID(t)
+		dir := fakeStages(t, chain, `sleep 1000 & echo $! > "$MARK"; exec sleep 1000`)
+		mark := filepath.Join(t.TempDir(), "mark")
+		root := t.TempDir()
+		s := testutil.Spec("", "true")
+		s.Linux.CgroupsPath = id + "/parent/ctr"
+		bundle := testutil.Bundle(t, s)
 
-	create := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "create", "--bundle", bundle, id)
-	create.Env = append(os.Environ(), "MARK="+mark)
-	if err := create.Start(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if b, _ := os.ReadFile(mark); len(b) > 0 {
-			break
+		create := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "create", "--bundle", bundle, id)
+		create.Env = append(chainEnv(chain), "MARK="+mark)
+		if err := create.Start(); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(time.Millisecond)
-	}
-	if left := testutil.CgroupDirs(t, id); len(left) == 0 {
-		t.Fatal("the cgroup was not created")
-	}
-	// SIGKILL oci-run create; its chain (the stand-in oci-unshare, exec'd
-	// by oci-cgroup) and the background sleep stay in the cgroup.
-	create.Process.Kill()
-	create.Wait()
-	var st state.State
-	b, err := os.ReadFile(filepath.Join(root, id, state.StateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	json.Unmarshal(b, &st)
-	if len(st.CgroupPaths.Dirs) == 0 {
-		t.Fatalf("cgroup paths not recorded before the chain ran: %s", b)
-	}
+		for {
+			if b, _ := os.ReadFile(mark); len(b) > 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if left := testutil.CgroupDirs(t, id); len(left) == 0 {
+			t.Fatal("the cgroup was not created")
+		}
+		// SIGKILL oci-run create; its chain (the stand-in stage) and the
+		// background sleep stay in the cgroup.
+		create.Process.Kill()
+		create.Wait()
+		var st state.State
+		b, err := os.ReadFile(filepath.Join(root, id, state.StateFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(b, &st)
+		if len(st.CgroupPaths.Dirs) == 0 {
+			t.Fatalf("cgroup paths not recorded before the chain ran: %s", b)
+		}
 
-	var errb bytes.Buffer
-	del := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "delete", id)
-	del.Stderr = &errb
-	if err := del.Run(); err != nil {
-		t.Fatalf("delete: %v %s", err, errb.String())
-	}
-	noLeak(t, id)
-	if _, err := os.Stat(filepath.Join(root, id)); err == nil {
-		t.Error("state dir left")
-	}
+		var errb bytes.Buffer
+		del := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "delete", id)
+		del.Stderr = &errb
+		if err := del.Run(); err != nil {
+			t.Fatalf("delete: %v %s", err, errb.String())
+		}
+		noLeak(t, id)
+		if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+			t.Error("state dir left")
+		}
+	})
 }
 
 // A chain that fails after the cgroup was made: create reports the error
 // and nothing is left.
 func TestFailedCreateLeavesNoCgroup(t *testing.T) {
 	requireV1(t)
-	id := testutil.ID(t)
-	dir := fakeStages(t, `echo "fake oci-unshare fails" >&2; exit 3`)
-	root := t.TempDir()
-	s := testutil.Spec("", "true")
-	bundle := testutil.Bundle(t, s)
-	var errb bytes.Buffer
-	create := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "create", "--bundle", bundle, id)
-	create.Stderr = &errb
-	if err := create.Run(); err == nil {
-		t.Fatal("create succeeded")
-	}
-	if !strings.Contains(errb.String(), "fake oci-unshare fails") {
-		t.Logf("stderr: %s", errb.String())
-	}
-	noLeak(t, id)
+	chains(t, func(t *testing.T, chain string) {
+		id := testutil.ID(t)
+		dir := fakeStages(t, chain, `echo "fake stage fails" >&2; exit 3`)
+		root := t.TempDir()
+		s := testutil.Spec("", "true")
+		bundle := testutil.Bundle(t, s)
+		var errb bytes.Buffer
+		create := exec.Command(filepath.Join(dir, "oci-run"), "--root", root, "create", "--bundle", bundle, id)
+		create.Env = chainEnv(chain)
+		create.Stderr = &errb
+		if err := create.Run(); err == nil {
+			t.Fatal("create succeeded")
+		}
+		if !strings.Contains(errb.String(), "fake stage fails") {
+			t.Logf("stderr: %s", errb.String())
+		}
+		noLeak(t, id)
+	})
 }
 
 // Containers that share created parents, made and removed concurrently:
