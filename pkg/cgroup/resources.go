@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
@@ -343,45 +344,51 @@ func setKernelTCP(p Paths, limit *int64) error {
 }
 
 // fileFields maps the cgroup files the manager writes to the spec field
-// they come from, so that a kernel refusal names the field.
-var fileFields = []struct {
+// they come from, so that a kernel refusal names the field. Compiled on
+// the first error only: compiling them at package init cost every
+// oci-run and oci-cgroup process 0.2 to 0.4 ms.
+var fileFields = sync.OnceValue(func() []fileField {
+	return []fileField{
+		{regexp.MustCompile(`memory\.(limit_in_bytes|max\b)|memory limit`), "linux.resources.memory.limit"},
+		{regexp.MustCompile(`memory\.(soft_limit_in_bytes|low)`), "linux.resources.memory.reservation"},
+		{regexp.MustCompile(`memory\.(memsw\.limit_in_bytes|swap\.max)|swap`), "linux.resources.memory.swap"},
+		{regexp.MustCompile(`memory\.swappiness|swappiness`), "linux.resources.memory.swappiness"},
+		{regexp.MustCompile(`memory\.(oom_control|oom\.group)`), "linux.resources.memory.disableOOMKiller"},
+		{regexp.MustCompile(`cpu\.(shares|weight)`), "linux.resources.cpu.shares"},
+		{regexp.MustCompile(`cpu\.cfs_quota_us|cpu\.max\b`), "linux.resources.cpu.quota"},
+		{regexp.MustCompile(`cpu\.cfs_period_us`), "linux.resources.cpu.period"},
+		{regexp.MustCompile(`cpu\.(cfs_burst_us|max\.burst)`), "linux.resources.cpu.burst"},
+		{regexp.MustCompile(`cpu\.rt_runtime_us`), "linux.resources.cpu.realtimeRuntime"},
+		{regexp.MustCompile(`cpu\.rt_period_us`), "linux.resources.cpu.realtimePeriod"},
+		{regexp.MustCompile(`cpu\.idle`), "linux.resources.cpu.idle"},
+		{regexp.MustCompile(`cpuset\.cpus`), "linux.resources.cpu.cpus"},
+		{regexp.MustCompile(`cpuset\.mems`), "linux.resources.cpu.mems"},
+		{regexp.MustCompile(`pids\.max`), "linux.resources.pids.limit"},
+		{regexp.MustCompile(`blkio\.(bfq\.)?weight_device|io\.(bfq\.)?weight.*device`), "linux.resources.blockIO.weightDevice"},
+		{regexp.MustCompile(`blkio\.(bfq\.)?weight|io\.(bfq\.)?weight`), "linux.resources.blockIO.weight"},
+		{regexp.MustCompile(`blkio\.leaf_weight`), "linux.resources.blockIO.leafWeight"},
+		{regexp.MustCompile(`blkio\.throttle\.read_bps_device`), "linux.resources.blockIO.throttleReadBpsDevice"},
+		{regexp.MustCompile(`blkio\.throttle\.write_bps_device`), "linux.resources.blockIO.throttleWriteBpsDevice"},
+		{regexp.MustCompile(`blkio\.throttle\.read_iops_device`), "linux.resources.blockIO.throttleReadIOPSDevice"},
+		{regexp.MustCompile(`blkio\.throttle\.write_iops_device`), "linux.resources.blockIO.throttleWriteIOPSDevice"},
+		{regexp.MustCompile(`io\.max`), "linux.resources.blockIO"},
+		{regexp.MustCompile(`hugetlb\.`), "linux.resources.hugepageLimits"},
+		{regexp.MustCompile(`net_cls\.`), "linux.resources.network.classID"},
+		{regexp.MustCompile(`net_prio\.`), "linux.resources.network.priorities"},
+		{regexp.MustCompile(`rdma\.`), "linux.resources.rdma"},
+		{regexp.MustCompile(`devices\.(allow|deny)|device`), "linux.resources.devices"},
+	}
+})
+
+type fileField struct {
 	re    *regexp.Regexp
 	field string
-}{
-	{regexp.MustCompile(`memory\.(limit_in_bytes|max\b)|memory limit`), "linux.resources.memory.limit"},
-	{regexp.MustCompile(`memory\.(soft_limit_in_bytes|low)`), "linux.resources.memory.reservation"},
-	{regexp.MustCompile(`memory\.(memsw\.limit_in_bytes|swap\.max)|swap`), "linux.resources.memory.swap"},
-	{regexp.MustCompile(`memory\.swappiness|swappiness`), "linux.resources.memory.swappiness"},
-	{regexp.MustCompile(`memory\.(oom_control|oom\.group)`), "linux.resources.memory.disableOOMKiller"},
-	{regexp.MustCompile(`cpu\.(shares|weight)`), "linux.resources.cpu.shares"},
-	{regexp.MustCompile(`cpu\.cfs_quota_us|cpu\.max\b`), "linux.resources.cpu.quota"},
-	{regexp.MustCompile(`cpu\.cfs_period_us`), "linux.resources.cpu.period"},
-	{regexp.MustCompile(`cpu\.(cfs_burst_us|max\.burst)`), "linux.resources.cpu.burst"},
-	{regexp.MustCompile(`cpu\.rt_runtime_us`), "linux.resources.cpu.realtimeRuntime"},
-	{regexp.MustCompile(`cpu\.rt_period_us`), "linux.resources.cpu.realtimePeriod"},
-	{regexp.MustCompile(`cpu\.idle`), "linux.resources.cpu.idle"},
-	{regexp.MustCompile(`cpuset\.cpus`), "linux.resources.cpu.cpus"},
-	{regexp.MustCompile(`cpuset\.mems`), "linux.resources.cpu.mems"},
-	{regexp.MustCompile(`pids\.max`), "linux.resources.pids.limit"},
-	{regexp.MustCompile(`blkio\.(bfq\.)?weight_device|io\.(bfq\.)?weight.*device`), "linux.resources.blockIO.weightDevice"},
-	{regexp.MustCompile(`blkio\.(bfq\.)?weight|io\.(bfq\.)?weight`), "linux.resources.blockIO.weight"},
-	{regexp.MustCompile(`blkio\.leaf_weight`), "linux.resources.blockIO.leafWeight"},
-	{regexp.MustCompile(`blkio\.throttle\.read_bps_device`), "linux.resources.blockIO.throttleReadBpsDevice"},
-	{regexp.MustCompile(`blkio\.throttle\.write_bps_device`), "linux.resources.blockIO.throttleWriteBpsDevice"},
-	{regexp.MustCompile(`blkio\.throttle\.read_iops_device`), "linux.resources.blockIO.throttleReadIOPSDevice"},
-	{regexp.MustCompile(`blkio\.throttle\.write_iops_device`), "linux.resources.blockIO.throttleWriteIOPSDevice"},
-	{regexp.MustCompile(`io\.max`), "linux.resources.blockIO"},
-	{regexp.MustCompile(`hugetlb\.`), "linux.resources.hugepageLimits"},
-	{regexp.MustCompile(`net_cls\.`), "linux.resources.network.classID"},
-	{regexp.MustCompile(`net_prio\.`), "linux.resources.network.priorities"},
-	{regexp.MustCompile(`rdma\.`), "linux.resources.rdma"},
-	{regexp.MustCompile(`devices\.(allow|deny)|device`), "linux.resources.devices"},
 }
 
 // setError names the spec field behind a failed write of the manager.
 func setError(err error) error {
 	msg := err.Error()
-	for _, ff := range fileFields {
+	for _, ff := range fileFields() {
 		if ff.re.MatchString(msg) {
 			return fmt.Errorf("%s: %w", ff.field, err)
 		}

@@ -38,53 +38,69 @@ type CreateOptions struct {
 	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
 	// connection to --console-socket, or run's own socket pair.
 	console *os.File
+	// spec and raw are config.json when the caller (run) has read it
+	// already from Bundle, which is then absolute.
+	spec *specs.Spec
+	raw  []byte
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
 func (r *Runtime) Create(o CreateOptions) error {
+	c, _, err := r.create(o)
+	if err == nil {
+		c.Close()
+	}
+	return err
+}
+
+// create is Create that keeps the container locked for run to start it.
+func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error) {
 	if err := state.ValidateID(o.ID); err != nil {
-		return err
+		return nil, nil, err
 	}
-	bundle, err := filepath.Abs(o.Bundle)
-	if err != nil {
-		return fmt.Errorf("bundle: %w", err)
+	s, raw := o.spec, o.raw
+	if s == nil {
+		bundle, err := filepath.Abs(o.Bundle)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundle: %w", err)
+		}
+		o.Bundle = bundle
+		if s, raw, err = spec.LoadFile(filepath.Join(bundle, "config.json")); err != nil {
+			return nil, nil, err
+		}
 	}
-	o.Bundle = bundle
-	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		return err
-	}
+	bundle := o.Bundle
 	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
-		return fmt.Errorf("config.json: %w", err)
+		return nil, nil, fmt.Errorf("config.json: %w", err)
 	}
 	trace.Point("spec")
 	// Each stage's own checks that need no host state, run here so that
 	// bad input is refused before anything exists.
 	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
-		return fmt.Errorf("config.json: %w", err)
+		return nil, nil, fmt.Errorf("config.json: %w", err)
 	}
 	if err := namespace.Check(s); err != nil {
-		return fmt.Errorf("config.json: %w", err)
+		return nil, nil, fmt.Errorf("config.json: %w", err)
 	}
 	if err := checkConsole(s, &o); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if o.PreserveFDs < 0 {
-		return fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
+		return nil, nil, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
 	}
 	if err := r.checkStages(); err != nil {
-		return err
+		return nil, nil, err
 	}
 	trace.Point("checks")
 	cgPaths, err := cgroupPaths(s, o.ID, r.Systemd)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	trace.Point("cgroup-plan")
 
 	c, err := r.Store.Create(o.ID)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	self, _ := proc.ReadStat(os.Getpid())
 	c.State = state.State{
@@ -109,22 +125,21 @@ func (r *Runtime) Create(o CreateOptions) error {
 	}
 	if err != nil {
 		r.destroy(c)
-		return err
+		return nil, nil, err
 	}
 	c.State.Creator, c.State.CreatorStart = 0, 0
 	if err := c.Save(); err != nil {
 		r.destroy(c)
-		return err
+		return nil, nil, err
 	}
 	trace.Point("saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
 			r.destroy(c)
-			return err
+			return nil, nil, err
 		}
 	}
-	c.Close()
-	return nil
+	return c, s, nil
 }
 
 func checkConsole(s *specs.Spec, o *CreateOptions) error {
@@ -259,10 +274,11 @@ func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOption
 	}
 	stat, err := proc.ReadStat(pid)
 	if err == nil {
+		// Written with the final state, not now: a create that dies
+		// before then reads as stopped (its creator is gone), and delete
+		// kills the init through the container's cgroup, where it and
+		// everything it started are.
 		c.State.Pid, c.State.PidStart = pid, stat.StartTime
-		// Recorded at once: if this process dies now, delete --force
-		// still finds the init.
-		err = c.Save()
 	}
 	if err == nil {
 		err = r.follow(c, s, rt, pid)

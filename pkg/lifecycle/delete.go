@@ -31,15 +31,13 @@ func (r *Runtime) destroy(c *state.Container) error {
 	st := &c.State
 	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
 		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)
-	}
-	// Processes outside the init's pid namespace (none, or a shared one)
-	// and stages of a create that is still running live in the cgroup.
-	signalCgroup(st.CgroupPaths, unix.SIGKILL)
-	if st.Pid != 0 {
 		if err := proc.WaitGone(st.Pid, st.PidStart, 10000); err != nil {
 			r.Log.Warnf("delete %s: %v", st.ID, err)
 		}
 	}
+	// Processes outside the init's pid namespace (none, or a shared one)
+	// and stages of a create that is still running live in the cgroup:
+	// removing the cgroup kills them first.
 	var firstErr error
 	if err := destroyCgroups(st.CgroupPaths); err != nil {
 		firstErr = fmt.Errorf("remove cgroups of %s: %w", st.ID, err)

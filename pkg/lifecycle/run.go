@@ -27,10 +27,16 @@ type RunOptions struct {
 // signals to the init, waits for it, deletes the container (unless Keep)
 // and returns the init's exit code (128+n when killed by signal n).
 func (r *Runtime) Run(o RunOptions) (int, error) {
-	s, _, err := spec.LoadFile(filepath.Join(o.Bundle, "config.json"))
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return 1, fmt.Errorf("bundle: %w", err)
+	}
+	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return 1, err
 	}
+	// Read once: create works from these.
+	o.Bundle, o.spec, o.raw = bundle, s, raw
 	var tty *ttyProxy
 	if s.Process != nil && s.Process.Terminal && o.ConsoleSocket == "" {
 		if o.Detach {
@@ -55,29 +61,31 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		caught = ocisignal.CatchAll(sigs)
 		defer signal.Stop(sigs)
 	}
-	if err := r.Create(o.CreateOptions); err != nil {
+	// The container stays locked from create to start: nothing can come
+	// between, and start needs not read again what create knows.
+	c, _, err := r.create(o.CreateOptions)
+	if err != nil {
 		return 1, err
 	}
 	if tty != nil {
 		if err := tty.Attach(); err != nil {
+			c.Close()
 			r.Delete(o.ID, true)
 			return 1, err
 		}
 	}
-	if err := r.Start(o.ID); err != nil {
+	r.wire(c)
+	if err := r.start(c, s); err != nil {
+		c.Close()
 		r.Delete(o.ID, true)
-		return 1, err
-	}
-	trace.Point("start")
-	if o.Detach {
-		return 0, nil
-	}
-	c, err := r.open(o.ID)
-	if err != nil {
 		return 1, err
 	}
 	pid, start := c.State.Pid, c.State.PidStart
 	c.Close()
+	trace.Point("start")
+	if o.Detach {
+		return 0, nil
+	}
 	<-caught
 	code := waitInit(pid, start, sigs, tty)
 	trace.Point("exited")
@@ -95,38 +103,49 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 
 // waitInit reaps children until the init exits, forwarding every signal
 // we get to it (a subreaper may also inherit the container's orphans when
-// it shares our pid namespace: those are reaped and ignored).
+// it shares our pid namespace: those are reaped and ignored). It blocks in
+// wait4 rather than waking on SIGCHLD: the kernel wakes a waiter at once,
+// a signal goes through the Go runtime's signal goroutine first.
 func waitInit(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy) int {
+	stop := make(chan struct{})
+	defer close(stop)
+	go forward(pid, start, sigs, tty, stop)
 	for {
-		for {
-			var ws unix.WaitStatus
-			p, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if p <= 0 || err != nil {
-				break
-			}
-			if p == pid {
-				return exitCode(ws)
-			}
+		var ws unix.WaitStatus
+		p, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
 		}
-		if !proc.Alive(pid, start) {
-			// Not our child after all (another subreaper took it): poll.
-			if st, err := proc.ReadStat(pid); err != nil || st.StartTime != start {
-				return 255
-			}
+		if err != nil {
+			break
 		}
-		sig := <-sigs
-		switch sig {
-		case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-		case unix.SIGWINCH:
-			if tty != nil {
-				tty.Resize()
-			}
-		default:
-			if s, ok := sig.(unix.Signal); ok {
-				proc.Signal(pid, start, s)
+		if p == pid {
+			return exitCode(ws)
+		}
+	}
+	// Not our child after all (another subreaper took it): wait for it to
+	// go away; its status is not ours to know.
+	proc.WaitGone(pid, start, -1)
+	return 255
+}
+
+// forward sends the init every signal we get until stop.
+func forward(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy, stop chan struct{}) {
+	for {
+		select {
+		case <-stop:
+			return
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if tty != nil {
+					tty.Resize()
+				}
+			default:
+				if s, ok := sig.(unix.Signal); ok {
+					proc.Signal(pid, start, s)
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/spec"
@@ -18,6 +19,13 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	defer c.Close()
+	return r.start(c, nil)
+}
+
+// start is Start on a locked container; s is its configuration when the
+// caller has it (run), nil to read it from the state directory.
+func (r *Runtime) start(c *state.Container, s *specs.Spec) error {
+	id := c.State.ID
 	switch status := c.Status(); status {
 	case state.Created:
 	case state.Stopped:
@@ -29,7 +37,10 @@ func (r *Runtime) Start(id string) error {
 	}
 	// runtime-spec: process is optional at create; start MUST then fail
 	// (and leaves the container as it is).
-	if cfg, _, err := spec.LoadFile(c.Path(state.ConfigFile)); err == nil && cfg.Process == nil {
+	if s == nil {
+		s, _, _ = spec.LoadFile(c.Path(state.ConfigFile))
+	}
+	if s != nil && s.Process == nil {
 		return fmt.Errorf("cannot start container %s: its configuration has no process", id)
 	}
 	fifo := c.Path(state.FifoFile)

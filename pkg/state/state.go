@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -65,7 +64,19 @@ type State struct {
 // Store is the --root directory.
 type Store struct{ Root string }
 
-var idPattern = regexp.MustCompile(`^[\w+.-]+$`)
+// idChar reports whether c may appear in an id: [\w+.-], as runc.
+func idChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '+' || c == '.' || c == '-'
+}
+
+func validIDChars(id string) bool {
+	for i := 0; i < len(id); i++ {
+		if !idChar(id[i]) {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidateID accepts the ids runc accepts: letters, digits, _ + - and .,
 // but not "." or "..", which would name a directory outside the store.
@@ -77,7 +88,7 @@ func ValidateID(id string) error {
 		return fmt.Errorf("invalid container id %q", id)
 	case len(id) > 1024:
 		return fmt.Errorf("invalid container id: longer than 1024 characters")
-	case !idPattern.MatchString(id):
+	case !validIDChars(id):
 		return fmt.Errorf("invalid container id %q: only letters, digits, '_', '+', '-' and '.' are allowed", id)
 	}
 	return nil
