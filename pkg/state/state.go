@@ -213,13 +213,31 @@ func (c *Container) Close() {
 	}
 }
 
-// Save writes state.json atomically.
+// Save writes state.json atomically. The caller holds the container's
+// lock, so the temporary file can have a fixed name (no random name to
+// find, no chmod after).
 func (c *Container) Save() error {
 	b, err := json.MarshalIndent(&c.State, "", "  ")
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(c.Dir, StateFile), b, 0o600)
+	path := filepath.Join(c.Dir, StateFile)
+	tmp := filepath.Join(c.Dir, "."+StateFile+".tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Remove deletes the directory and releases the lock.
