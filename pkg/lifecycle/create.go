@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
 	"github.com/oci-run/oci-run/pkg/rootfs"
@@ -248,7 +249,11 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) e
 		case syncsock.TypeReady:
 			return nil
 		case syncsock.TypeHook:
-			if err := rt.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
+			if m.Hook != hooks.CreateRuntime {
+				rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: "unknown hook phase " + m.Hook})
+				return fmt.Errorf("%s asked for hooks of unknown phase %q", m.Stage, m.Hook)
+			}
+			if err := r.createHooks(c, s, rt); err != nil {
 				return err
 			}
 		case syncsock.TypeSeccompListener:
@@ -302,7 +307,7 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 			return nil, err
 		}
 	}
-	var ex []string
+	ex := []string{"--bundle", o.Bundle, "--id", o.ID}
 	if !o.NoNewKeyring {
 		// runc names the keyring _ses.ID.
 		ex = append(ex, "--session-keyring", "_ses."+o.ID)

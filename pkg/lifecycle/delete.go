@@ -29,6 +29,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 // works from any partial state.
 func (r *Runtime) destroy(c *state.Container) error {
 	st := &c.State
+	s := savedSpec(c)
 	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
 		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)
 	}
@@ -47,5 +48,6 @@ func (r *Runtime) destroy(c *state.Container) error {
 	if err := c.Remove(); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	r.poststop(c, s)
 	return firstErr
 }

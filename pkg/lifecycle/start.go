@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/state"
 )
 
@@ -26,6 +28,10 @@ func (r *Runtime) Start(id string) error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", status)
 	}
+	s := savedSpec(c)
+	var exeBefore unix.Stat_t
+	waitExec := s != nil && len(hooks.Of(s.Hooks, hooks.Poststart)) > 0 &&
+		unix.Stat("/proc/"+strconv.Itoa(c.State.Pid)+"/exe", &exeBefore) == nil
 	fifo := c.Path(state.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENXIO) {
@@ -43,6 +49,14 @@ func (r *Runtime) Start(id string) error {
 	// The fifo's absence is what makes the container "running".
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	if waitExec {
+		// Hooks may call the runtime on this container.
+		c.Close()
+		if err := waitExecuted(c.State.Pid, exeBefore); err != nil {
+			r.Log.Warnf("poststart hooks of %s: %v", id, err)
+		}
+		r.poststart(c, s)
 	}
 	return nil
 }

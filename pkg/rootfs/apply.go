@@ -46,10 +46,10 @@ func Apply(p *Plan, hooks Hooks) error {
 	if err := a.setupDev(); err != nil {
 		return err
 	}
-	// ---- hook point (createRuntime, createContainer) ----
+	// ---- hook point (prestart, createRuntime, createContainer) ----
 	// The container's mounts exist and the process is still in the host's
-	// root; a later change sends the "hook" sync message here and waits
-	// for "continue" (docs/architecture.md, sync messages).
+	// root: the "hook" sync message goes to the runtime from here
+	// (hookPoint, docs/architecture.md, sync messages).
 	if hooks != nil {
 		if err := hooks(); err != nil {
 			return err

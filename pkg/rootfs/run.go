@@ -36,7 +36,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err := sealStages(s.NextStages()); err != nil {
 		return err
 	}
-	err = Apply(p, nil)
+	err = Apply(p, hookPoint(s))
 	idmap.CloseHanded()
 	if err != nil {
 		return err
