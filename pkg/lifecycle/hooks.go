@@ -121,4 +121,3 @@ func waitExecuted(pid int, before unix.Stat_t) error {
 	}
 	return errors.New("the container process has not exec'd its program after 30s")
 }
-
