@@ -78,7 +78,7 @@ func run(args []string) int {
 		return 1
 	}
 	if *version {
-		printVersion(os.Stdout)
+		printVersion(os.Stdout, g.stageDir)
 		return 0
 	}
 	rest := fs.Args()
