@@ -224,8 +224,23 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 
 // follow reads the chain's messages until ready.
 func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) error {
+	// oci-unshare sends the pid after its clone returns, while the clone
+	// already runs the next stages: a stage's message can come first.
+	// Those that need the pid (hooks get it in their state, the seccomp
+	// listener's state too; ready ends the loop) wait for it.
+	var waiting []syncsock.Message
 	for {
-		m, err := rt.Recv()
+		var m syncsock.Message
+		var err error
+		if len(waiting) > 0 && c.State.Pid != 0 {
+			m, waiting = waiting[0], waiting[1:]
+		} else {
+			m, err = rt.Recv()
+		}
+		if err == nil && c.State.Pid == 0 && (m.Type == syncsock.TypeHook || m.Type == syncsock.TypeSeccompListener || m.Type == syncsock.TypeReady) {
+			waiting = append(waiting, m)
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			return errors.New("container init exited before it was ready (see the container's stderr)")
 		}

@@ -393,8 +393,20 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 // exec; it returns the process's host pid.
 func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Conn) (int, error) {
 	pid := 0
+	// As in create (follow): a message can overtake the pid.
+	var waiting []syncsock.Message
 	for {
-		m, err := rt.Recv()
+		var m syncsock.Message
+		var err error
+		if len(waiting) > 0 && pid != 0 {
+			m, waiting = waiting[0], waiting[1:]
+		} else {
+			m, err = rt.Recv()
+		}
+		if err == nil && pid == 0 && (m.Type == syncsock.TypeSeccompListener || m.Type == syncsock.TypeReady) {
+			waiting = append(waiting, m)
+			continue
+		}
 		if errors.Is(err, io.EOF) {
 			return 0, errors.New("exec'd process exited before it was ready (see its stderr)")
 		}
@@ -407,9 +419,6 @@ func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Con
 		case syncsock.TypeError:
 			return 0, errors.New(m.Error)
 		case syncsock.TypeReady:
-			if pid == 0 {
-				return 0, errors.New("the chain was ready without reporting the process's pid")
-			}
 			return pid, nil
 		case syncsock.TypeSeccompListener:
 			if err := r.deliverExecListener(c, s, pid, m, rt); err != nil {
