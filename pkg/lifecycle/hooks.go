@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/oci-run/oci-run/pkg/hooks"
+	"github.com/oci-run/oci-run/pkg/proc"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/syncsock"
@@ -103,21 +104,35 @@ func (r *Runtime) poststop(c *state.Container, s *specs.Spec) {
 // waitExecuted waits until the init has exec'd the user program (its
 // executable is no longer the one it had when start released it), or has
 // exited: poststart hooks run "after the user-specified process is
-// executed". Only called when there are poststart hooks.
+// executed". Then it gives the program until it first blocks or exits,
+// at most settle: a hook that looks at what the program does at start
+// (runtime-tools' poststart test reads a file the program writes) should
+// not race its first instructions. Only called when there are poststart
+// hooks.
 func waitExecuted(pid int, before unix.Stat_t) error {
+	const settle = 200 * time.Millisecond
 	exe := "/proc/" + strconv.Itoa(pid) + "/exe"
 	delay := time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	for {
 		var now unix.Stat_t
 		if err := unix.Stat(exe, &now); err != nil {
 			return nil // gone: nothing left to wait for
 		}
 		if now.Dev != before.Dev || now.Ino != before.Ino {
-			return nil
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the container process has not exec'd its program after 30s")
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 20*time.Millisecond)
 	}
-	return errors.New("the container process has not exec'd its program after 30s")
+	for end := time.Now().Add(settle); time.Now().Before(end); time.Sleep(time.Millisecond) {
+		st, err := proc.ReadStat(pid)
+		if err != nil || st.State != 'R' {
+			return nil
+		}
+	}
+	return nil
 }
