@@ -308,6 +308,10 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	}
 	st.Close()
 	pid, err := r.followExec(c, s, rt)
+	// From here on nobody reads the sync socket: a stage that fails after
+	// "ready" (execve itself) must find it closed and print its error on
+	// the process's stderr instead.
+	rt.Close()
 	if err != nil {
 		// The chain reports its own failure; make sure nothing of it stays.
 		cmd.Process.Kill()
