@@ -60,3 +60,13 @@ func destroyCgroups(p cgroup.Paths) error {
 	}
 	return c.Destroy()
 }
+
+// applyDeferred sets the limits oci-cgroup left to the runtime
+// (--defer-pids): the runtime's Go stages would count against pids.max.
+func applyDeferred(p cgroup.Paths, s *specs.Spec) error {
+	c, err := loadCgroup(p)
+	if c == nil || err != nil || s.Linux == nil {
+		return err
+	}
+	return c.ApplyDeferred(s.Linux.Resources)
+}

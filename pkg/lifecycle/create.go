@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/hooks"
+	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
 	"github.com/oci-run/oci-run/pkg/rootfs"
@@ -61,6 +62,9 @@ func (r *Runtime) Create(o CreateOptions) error {
 	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
 		return fmt.Errorf("config.json: %w", err)
 	}
+	if err := namespace.Check(s); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
 	if err := checkConsole(s, &o); err != nil {
 		return err
 	}
@@ -92,7 +96,8 @@ func (r *Runtime) Create(o CreateOptions) error {
 		Creator:      os.Getpid(),
 		CreatorStart: self.StartTime,
 	}
-	if err := c.Save(); err == nil {
+	err = c.Save()
+	if err == nil {
 		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
 	}
 	if err == nil {
@@ -214,7 +219,10 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	st.Close()
-	err = r.follow(c, s, rt)
+	err = r.follow(c, s, rt, cmd.Process.Pid)
+	if err == nil {
+		err = applyDeferred(c.State.CgroupPaths, s)
+	}
 	werr := cmd.Wait()
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)
@@ -223,18 +231,32 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 }
 
 // follow reads the chain's messages until ready.
-func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) error {
-	// oci-unshare sends the pid after its clone returns, while the clone
-	// already runs the next stages: a stage's message can come first.
-	// Those that need the pid (hooks get it in their state, the seccomp
-	// listener's state too; ready ends the loop) wait for it.
+//
+// The pid comes from oci-unshare (head, the process oci-run started),
+// sent after its clone returns, while the clone already runs the next
+// stages, which write the same socket: their messages can come first.
+// Those that need the pid (hooks get it in their state, the seccomp
+// listener's state too; ready ends the loop) wait for it, as long as head
+// is alive to send it.
+func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, head int) error {
 	var waiting []syncsock.Message
 	for {
 		var m syncsock.Message
 		var err error
-		if len(waiting) > 0 && c.State.Pid != 0 {
+		switch {
+		case len(waiting) > 0 && c.State.Pid != 0:
 			m, waiting = waiting[0], waiting[1:]
-		} else {
+		case len(waiting) > 0:
+			m, err = rt.RecvTimeout(100 * time.Millisecond)
+			if errors.Is(err, syncsock.ErrTimeout) {
+				if st, serr := proc.ReadStat(head); serr == nil && st.State != 'Z' {
+					continue
+				}
+				if m, err = rt.RecvTimeout(0); err != nil {
+					return fmt.Errorf("the container's init sent %q but its pid was never reported", waiting[0].Type)
+				}
+			}
+		default:
 			m, err = rt.Recv()
 		}
 		if err == nil && c.State.Pid == 0 && (m.Type == syncsock.TypeHook || m.Type == syncsock.TypeSeccompListener || m.Type == syncsock.TypeReady) {
@@ -300,7 +322,7 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string
 		argv = append(argv, opts...)
 		return nil
 	}
-	cg := []string{"--bundle", o.Bundle, "--id", o.ID}
+	cg := []string{"--bundle", o.Bundle, "--id", o.ID, "--defer-pids"}
 	if r.Systemd {
 		cg = append(cg, "--systemd")
 	}

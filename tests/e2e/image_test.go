@@ -54,7 +54,7 @@ func writeOCIArchive(layerTar, out, ref string) error {
 			"mediaType": "application/vnd.oci.image.manifest.v1+json",
 			"digest":    digest(manifest), "size": len(manifest),
 			"annotations": map[string]string{
-				"io.containerd.image.name":         ref,
+				"io.containerd.image.name":          ref,
 				"org.opencontainers.image.ref.name": "e2e",
 			},
 		}},
