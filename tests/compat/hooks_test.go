@@ -72,6 +72,7 @@ func TestHooksAllPhases(t *testing.T) {
 	s.Root.Readonly = false // the startContainer hook writes its log inside
 	s.Annotations = map[string]string{"org.oci-run.test": "hooks"}
 	s.Hooks = &specs.Hooks{
+		//lint:ignore SA1019 deprecated in the spec, still what Docker uses
 		Prestart:        hook("prestart", host, hostLog),
 		CreateRuntime:   hook("createRuntime", host, hostLog),
 		CreateContainer: hook("createContainer", host, hostLog),
