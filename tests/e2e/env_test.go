@@ -132,7 +132,24 @@ func mainE2E(m *testing.M) int {
 	return code
 }
 
+// hostDirs are directories the engines create at fixed places whatever
+// their configuration (ctr's fifos, the shims' sockets, dockerd's plugin
+// directory); the suite removes those it caused, children first, when
+// they are empty.
+var hostDirs = []string{"/run/containerd", "/run/containerd/fifo", "/run/containerd/s", "/run/docker", "/run/docker/plugins"}
+
 func (e *env) setup() error {
+	var made []string
+	for _, d := range hostDirs {
+		if _, err := os.Lstat(d); err != nil {
+			made = append(made, d)
+		}
+	}
+	cleanups = append(cleanups, func() {
+		for i := len(made) - 1; i >= 0; i-- {
+			os.Remove(made[i])
+		}
+	})
 	// The engines call this wrapper, which logs the call and execs the
 	// runtime (whose own path stays the real one: oci-run finds its
 	// stages next to itself).

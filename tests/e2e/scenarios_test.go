@@ -24,6 +24,25 @@ func scenarios(t *testing.T, bin string, setup func() (client, error)) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := callLogSize()
+	// Every engine here sends --log FILE --log-format json (podman because
+	// the runtime is listed in runtime_supports_json) and reads errors from
+	// there: the scenarios with errors depend on it.
+	defer func() {
+		creates := 0
+		for _, l := range callsSince(t, before) {
+			if !strings.Contains(l, " create ") {
+				continue
+			}
+			creates++
+			if !strings.Contains(l, "--log-format=json") && !strings.Contains(l, "--log-format json") {
+				t.Errorf("%s called the runtime without the JSON log: %s", c.Name(), l)
+			}
+		}
+		if creates == 0 {
+			t.Errorf("%s never called the runtime's create", c.Name())
+		}
+	}()
 	for _, sc := range []struct {
 		name string
 		fn   func(*testing.T, client)
@@ -43,6 +62,23 @@ func scenarios(t *testing.T, bin string, setup func() (client, error)) {
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.fn(t, c) })
 	}
+}
+
+func callLogSize() int64 {
+	fi, err := os.Stat(e.callLog)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// callsSince returns the runtime calls logged after offset.
+func callsSince(t *testing.T, offset int64) []string {
+	b, err := os.ReadFile(e.callLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b[offset:])), "\n")
 }
 
 func expect(t *testing.T, what string, r result, code int, substr ...string) {
