@@ -29,6 +29,11 @@ func (r *Runtime) Start(id string) error {
 		return fmt.Errorf("cannot start a container in the %s state", status)
 	}
 	s := savedSpec(c)
+	// runtime-spec: process is optional at create; start MUST then fail
+	// (and leaves the container as it is).
+	if s != nil && s.Process == nil {
+		return fmt.Errorf("cannot start container %s: its configuration has no process", id)
+	}
 	var exeBefore unix.Stat_t
 	waitExec := s != nil && len(hooks.Of(s.Hooks, hooks.Poststart)) > 0 &&
 		unix.Stat("/proc/"+strconv.Itoa(c.State.Pid)+"/exe", &exeBefore) == nil
