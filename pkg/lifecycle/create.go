@@ -135,15 +135,11 @@ func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	case o.ConsoleSocket == "":
 		return nil
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	f, err := dialConsole(o.ConsoleSocket)
 	if err != nil {
-		return fmt.Errorf("--console-socket: %w", err)
+		return err
 	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: o.ConsoleSocket}); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("--console-socket %s: connect: %w", o.ConsoleSocket, err)
-	}
-	o.console = os.NewFile(uintptr(fd), "console-socket")
+	o.console = f
 	return nil
 }
 
