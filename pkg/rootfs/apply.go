@@ -20,19 +20,37 @@ import (
 // the runtime runs createRuntime and createContainer hooks.
 type Hooks func() error
 
-// Apply prepares the rootfs as planned and enters it. It must run in a
-// mount namespace of its own (CheckMountNamespace). On return the process
-// has its root in the container's rootfs and its cwd at p.Cwd.
-func Apply(p *Plan, hooks Hooks) error {
+// Apply prepares the rootfs as planned and enters it. In the container's
+// own mount namespace (CheckMountNamespace) the rootfs becomes "/" with
+// pivot_root; in a namespace that is not its own (p.MountNS) nothing
+// outside the rootfs is changed and the rootfs is entered with chroot. On
+// return the process has its root in the container's rootfs and its cwd
+// at p.Cwd. When it fails in a namespace that is not the container's, the
+// bind of the rootfs, and every mount below it, is detached again.
+func Apply(p *Plan, hooks Hooks) (err error) {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
-	if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
-		return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
+	var root *os.File
+	if p.MountNS == NSNew {
+		if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
+			return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
+		}
+		if err := makeParentPrivate(p.Rootfs); err != nil {
+			return err
+		}
+		root, err = bindRootfs(p.Rootfs)
+	} else {
+		var b *rootBind
+		b, err = bindRootfsForeign(p.Rootfs)
+		if err == nil {
+			root = b.root
+			defer func() {
+				if err != nil {
+					b.undo()
+				}
+			}()
+		}
 	}
-	if err := makeParentPrivate(p.Rootfs); err != nil {
-		return err
-	}
-	root, err := bindRootfs(p.Rootfs)
 	if err != nil {
 		return err
 	}
@@ -55,9 +73,12 @@ func Apply(p *Plan, hooks Hooks) error {
 			return err
 		}
 	}
-	if p.NoPivot {
+	switch {
+	case p.MountNS != NSNew:
+		err = chrootInto(root)
+	case p.NoPivot:
 		err = moveRoot(p.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(p.Rootfs)
 	}
 	if err != nil {
@@ -453,6 +474,94 @@ func bindRootfs(rootfs string) (*os.File, error) {
 		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
 	}
 	return securepath.Root(rootfs)
+}
+
+// rootBind is the bind of the rootfs onto itself in a mount namespace
+// that is not the container's.
+type rootBind struct {
+	path string
+	// root is the bind's root, held from the open_tree handle: whatever
+	// is mounted on the rootfs path later, this is the container's root.
+	root *os.File
+	id   uint64
+}
+
+// bindRootfsForeign binds the rootfs onto itself in a mount namespace that
+// is not the container's, without changing any mount outside it: the
+// bind (a recursive copy: mounts the host has below the rootfs stay as
+// they are) is made rslave right after it is attached, so nothing mounted
+// below it later propagates anywhere, and it receives what the host
+// mounts there. Only the bind itself can reach other namespaces, when the
+// mount holding the rootfs is shared: then it appears at their copy of the
+// rootfs (empty of the container's mounts), and its removal at delete
+// propagates too.
+func bindRootfsForeign(rootfs string) (*rootBind, error) {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
+	}
+	root := os.NewFile(uintptr(tree), rootfs)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		root.Close()
+		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
+	}
+	b := &rootBind{path: rootfs, root: root}
+	var st unix.Statx_t
+	err = unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &st)
+	if err == nil && st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 {
+		err = unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st)
+	}
+	if err != nil {
+		// Without its id the bind cannot be told from what may be
+		// mounted on top of it later: detach it by path right now,
+		// while it is the top mount.
+		unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+		root.Close()
+		return nil, fmt.Errorf("bind rootfs %s: statx: %w", rootfs, err)
+	}
+	b.id = st.Mnt_id
+	if err := setPropagation(tree, "", mountopt.Propagation{Type: unix.MS_SLAVE, Recursive: true}); err != nil {
+		b.undo()
+		return nil, fmt.Errorf("make the bind of rootfs %s rslave: %w", rootfs, err)
+	}
+	return b, nil
+}
+
+// undo detaches the bind and everything mounted below it, when it is
+// still the top mount of the rootfs (before the chroot) or of "/" (after).
+func (b *rootBind) undo() {
+	for _, path := range []string{b.path, "/"} {
+		if isMount(path, b.id) {
+			unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
+			break
+		}
+	}
+	b.root.Close()
+}
+
+// isMount reports whether the top mount at path has the given id (the
+// unique id where the kernel has one, as bindRootfsForeign read it).
+func isMount(path string, id uint64) bool {
+	var st unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID_UNIQUE, &st) != nil {
+		return false
+	}
+	if st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 && unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st) != nil {
+		return false
+	}
+	return st.Mnt_id == id
+}
+
+// chrootInto makes the bind of the rootfs the root: chroot, not
+// pivot_root, in a namespace that is not the container's.
+func chrootInto(root *os.File) error {
+	if err := unix.Fchdir(int(root.Fd())); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
 }
 
 func (a *applier) setupDev() error {
