@@ -31,6 +31,7 @@ func Apply(p *Plan, hooks Hooks) (err error) {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
 	var root *os.File
+	var foreign *rootBind
 	if p.MountNS == NSNew {
 		if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
 			return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
@@ -40,13 +41,14 @@ func Apply(p *Plan, hooks Hooks) (err error) {
 		}
 		root, err = bindRootfs(p.Rootfs)
 	} else {
-		var b *rootBind
-		b, err = bindRootfsForeign(p.Rootfs)
+		foreign, err = bindRootfsForeign(p.Rootfs)
 		if err == nil {
-			root = b.root
+			root = foreign.root
 			defer func() {
 				if err != nil {
-					b.undo()
+					foreign.undo()
+				} else {
+					foreign.done()
 				}
 			}()
 		}
@@ -74,8 +76,8 @@ func Apply(p *Plan, hooks Hooks) (err error) {
 		}
 	}
 	switch {
-	case p.MountNS != NSNew:
-		err = chrootInto(root)
+	case foreign != nil:
+		err = foreign.enter()
 	case p.NoPivot:
 		err = moveRoot(p.Rootfs)
 	default:
@@ -476,92 +478,149 @@ func bindRootfs(rootfs string) (*os.File, error) {
 	return securepath.Root(rootfs)
 }
 
-// rootBind is the bind of the rootfs onto itself in a mount namespace
-// that is not the container's.
+// rootBind is the rootfs bound onto itself in a mount namespace that is
+// not the container's: two mounts at the rootfs path, a shield below and
+// the container's root on top (bindRootfsForeign).
 type rootBind struct {
 	path string
-	// root is the bind's root, held from the open_tree handle: whatever
-	// is mounted on the rootfs path later, this is the container's root.
+	// root is the container's root, held from its open_tree handle:
+	// whatever is mounted on the rootfs path later, this is the root.
 	root *os.File
-	id   uint64
+	// ids of the top and the shield, as mountID reads them.
+	top, shield uint64
+	// oldRoot is the root before chrootInto, to get back to the rootfs
+	// path when undoing after the chroot.
+	oldRoot *os.File
 }
 
-// bindRootfsForeign binds the rootfs onto itself in a mount namespace that
-// is not the container's, without changing any mount outside it: the
-// bind (a recursive copy: mounts the host has below the rootfs stay as
-// they are) is made rslave right after it is attached, so nothing mounted
-// below it later propagates anywhere, and it receives what the host
-// mounts there. Only the bind itself can reach other namespaces, when the
-// mount holding the rootfs is shared: then it appears at their copy of the
-// rootfs (empty of the container's mounts), and its removal at delete
-// propagates too.
+// bindRootfsForeign binds the rootfs onto itself in a mount namespace
+// that is not the container's, without changing any mount outside it:
+//
+//   - the container's root ("top") is a recursive copy of the rootfs, so
+//     it shows what the host mounted below the rootfs; it is made rslave
+//     as soon as it is attached, so nothing mounted below it later
+//     propagates anywhere (its copies of shared host mounts would
+//     otherwise pass the container's mounts on to the host);
+//   - below it, a non-recursive bind of the rootfs ("shield"), private:
+//     when the mount holding the rootfs is shared, attaching anything at
+//     the rootfs propagates a copy to that mount's peers and slaves, and
+//     only an attach there can. The shield is what propagates: a single
+//     mount with nothing below it, which its removal at delete (or at
+//     undo) takes away everywhere again. A recursive copy would take the
+//     host's mounts below the rootfs along, and copies with mounts below
+//     them are not removed by propagation.
+//
+// The top is cloned before the shield is attached: afterwards the rootfs
+// path shows the shield, without the host's mounts.
 func bindRootfsForeign(rootfs string) (*rootBind, error) {
 	tree, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
 		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
 	}
-	root := os.NewFile(uintptr(tree), rootfs)
-	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
-		root.Close()
-		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
-	}
-	b := &rootBind{path: rootfs, root: root}
-	var st unix.Statx_t
-	err = unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &st)
-	if err == nil && st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 {
-		err = unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st)
-	}
-	if err != nil {
-		// Without its id the bind cannot be told from what may be
-		// mounted on top of it later: detach it by path right now,
-		// while it is the top mount.
-		unix.Unmount(rootfs, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
-		root.Close()
-		return nil, fmt.Errorf("bind rootfs %s: statx: %w", rootfs, err)
-	}
-	b.id = st.Mnt_id
-	if err := setPropagation(tree, "", mountopt.Propagation{Type: unix.MS_SLAVE, Recursive: true}); err != nil {
+	b := &rootBind{path: rootfs, root: os.NewFile(uintptr(tree), rootfs)}
+	fail := func(what string, err error) (*rootBind, error) {
 		b.undo()
-		return nil, fmt.Errorf("make the bind of rootfs %s rslave: %w", rootfs, err)
+		return nil, fmt.Errorf("bind rootfs %s: %s: %w", rootfs, what, err)
+	}
+	shield, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fail("open_tree", err)
+	}
+	defer unix.Close(shield)
+	// Each mount's id is read from its handle right after it is
+	// attached, while it is the top mount at the rootfs path (undo finds
+	// the mounts by path and id).
+	if err := unix.MoveMount(shield, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fail("attach", err)
+	}
+	if b.shield, err = mountID(shield); err != nil {
+		unix.Unmount(rootfs, unix.MNT_DETACH)
+		return fail("statx", err)
+	}
+	if err := setPropagation(shield, "", mountopt.Propagation{Type: unix.MS_PRIVATE}); err != nil {
+		return fail("make private", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fail("attach", err)
+	}
+	if b.top, err = mountID(tree); err != nil {
+		unix.Unmount(rootfs, unix.MNT_DETACH)
+		return fail("statx", err)
+	}
+	if err := setPropagation(tree, "", mountopt.Propagation{Type: unix.MS_SLAVE, Recursive: true}); err != nil {
+		return fail("make rslave", err)
 	}
 	return b, nil
 }
 
-// undo detaches the bind and everything mounted below it, when it is
-// still the top mount of the rootfs (before the chroot) or of "/" (after).
+// undo detaches the top (with everything mounted below it) and the
+// shield, each only while it is the top mount at the rootfs path. After
+// the chroot, the process first returns to the root it had.
 func (b *rootBind) undo() {
-	for _, path := range []string{b.path, "/"} {
-		if isMount(path, b.id) {
-			unix.Unmount(path, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
-			break
+	if b.oldRoot != nil {
+		if unix.Fchdir(int(b.oldRoot.Fd())) == nil {
+			unix.Chroot(".")
+		}
+		b.oldRoot.Close()
+	}
+	for _, id := range []uint64{b.top, b.shield} {
+		if id != 0 && isMount(b.path, id) {
+			unix.Unmount(b.path, unix.MNT_DETACH)
 		}
 	}
 	b.root.Close()
 }
 
-// isMount reports whether the top mount at path has the given id (the
-// unique id where the kernel has one, as bindRootfsForeign read it).
-func isMount(path string, id uint64) bool {
-	var st unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID_UNIQUE, &st) != nil {
-		return false
+// enter makes the top the process's root: chroot, not pivot_root, which
+// would move the root of every process of the namespace.
+func (b *rootBind) enter() error {
+	old, err := os.Open("/")
+	if err != nil {
+		return err
 	}
-	if st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 && unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &st) != nil {
-		return false
-	}
-	return st.Mnt_id == id
-}
-
-// chrootInto makes the bind of the rootfs the root: chroot, not
-// pivot_root, in a namespace that is not the container's.
-func chrootInto(root *os.File) error {
-	if err := unix.Fchdir(int(root.Fd())); err != nil {
+	b.oldRoot = old
+	if err := unix.Fchdir(int(b.root.Fd())); err != nil {
 		return err
 	}
 	if err := unix.Chroot("."); err != nil {
 		return fmt.Errorf("chroot: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// done drops what undo would need, once the container is set up.
+func (b *rootBind) done() {
+	if b.oldRoot != nil {
+		b.oldRoot.Close()
+		b.oldRoot = nil
+	}
+}
+
+// mountID is the id of the mount a handle is on: the unique 64-bit id
+// where the kernel has one (Linux 6.8), the mountinfo id otherwise.
+func mountID(fd int) (uint64, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &st); err != nil {
+		return 0, err
+	}
+	if st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 {
+		if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st); err != nil {
+			return 0, err
+		}
+	}
+	return st.Mnt_id, nil
+}
+
+// isMount reports whether the top mount at path has the given id. The
+// path is root.path, followed like open_tree followed it.
+func isMount(path string, id uint64) bool {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	got, err := mountID(fd)
+	return err == nil && got == id
 }
 
 func (a *applier) setupDev() error {

@@ -160,3 +160,47 @@ func TestPlanCgroupV1(t *testing.T) {
 		t.Error("a hierarchy the host does not mount must be an error")
 	}
 }
+
+// Whose mount namespace the rootfs is prepared in decides how it is
+// entered: only the container's own is changed outside the rootfs.
+func TestBuildMountNamespace(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		ns     []specs.LinuxNamespace
+		want   MountNS
+		path   string
+		has    []string
+		hasnot []string
+	}{
+		{"new", []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}, NSNew, "",
+			[]string{"propagation / rslave", "pivot_root"}, []string{"chroot"}},
+		{"joined", []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: "/proc/7/ns/mnt"}}, NSJoined, "/proc/7/ns/mnt",
+			[]string{"joined mount namespace: nothing outside the rootfs changes", "rootfs /bundles/b/rootfs (bind onto itself, rslave)", "chroot\n"}, []string{"propagation /", "pivot_root"}},
+		{"shared", nil, NSShared, "",
+			[]string{"shared mount namespace", "chroot\n"}, []string{"propagation / ", "pivot_root", "move rootfs"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := specgen.Default()
+			s.Linux.Namespaces = c.ns
+			// --no-pivot does not apply where the rootfs is never moved.
+			p, err := Build(s, "/bundles/b", Options{NoPivot: c.want == NSShared})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.MountNS != c.want || p.JoinedPath != c.path {
+				t.Errorf("MountNS %v %q, want %v %q", p.MountNS, p.JoinedPath, c.want, c.path)
+			}
+			str := p.String()
+			for _, h := range c.has {
+				if !strings.Contains(str, h) {
+					t.Errorf("plan lacks %q:\n%s", h, str)
+				}
+			}
+			for _, h := range c.hasnot {
+				if strings.Contains(str, h) {
+					t.Errorf("plan has %q:\n%s", h, str)
+				}
+			}
+		})
+	}
+}
