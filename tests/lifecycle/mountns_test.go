@@ -81,7 +81,23 @@ func mountTmpfs(t *testing.T, dir string, opts ...string) {
 		t.Fatal(err)
 	}
 	mustRun(t, "mount", append([]string{"-t", "tmpfs", "tmpfs", dir}, opts...)...)
-	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	t.Cleanup(func() { detachUnder(t, dir) })
+}
+
+// detachUnder detaches everything mounted at or below dir in the test's
+// namespace, so that a failing test leaves nothing on the host.
+func detachUnder(t *testing.T, dir string) {
+	for range 100 {
+		var last string
+		for _, m := range testutil.Mounts(t) {
+			if m == dir || strings.HasPrefix(m, dir+"/") {
+				last = m
+			}
+		}
+		if last == "" || syscall.Unmount(last, syscall.MNT_DETACH) != nil {
+			return
+		}
+	}
 }
 
 // withoutMountNS is the default spec with the mount namespace left out
@@ -148,7 +164,7 @@ func TestSharedMountNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustRun(t, "mount", "--bind", parent, peer)
-	t.Cleanup(func() { syscall.Unmount(peer, syscall.MNT_DETACH) })
+	t.Cleanup(func() { detachUnder(t, peer) })
 	rootfs := filepath.Join(parent, "rootfs")
 	if err := testutil.MakeRootfs(rootfs); err != nil {
 		t.Fatal(err)
