@@ -278,7 +278,7 @@ func openNS(path string) (*os.File, Identity, error) {
 	}
 	id := Identity{Dev: st.Dev, Ino: st.Ino}
 	var nsid uint64
-	// Linux 6.12 and later; older kernels answer ENOTTY and the inode
+	// Recent kernels only; older ones answer ENOTTY and the inode
 	// stands in.
 	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), unix.NS_GET_MNTNS_ID, uintptr(unsafe.Pointer(&nsid))); e == 0 {
 		id.ID = nsid

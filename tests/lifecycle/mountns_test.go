@@ -316,3 +316,26 @@ func checkView(t *testing.T, out, mntns string) {
 		}
 	}
 }
+
+// A create that fails after oci-mount made its mounts (the program is
+// missing) leaves nothing in the runtime's mount namespace either.
+func TestSharedMountNamespaceFailedCreate(t *testing.T) {
+	r := newRT(t)
+	rootfs := filepath.Join(filepath.Dir(r.root), "rootfs")
+	if err := testutil.MakeRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { detachUnder(t, rootfs) })
+	self := os.Getpid()
+	before := r.table(self)
+	b := testutil.Bundle(t, withoutMountNS(rootfs, "", "/nonexistent"))
+	id := testutil.ID(t)
+	res := r.run("create", "--bundle", b, id)
+	if res.code == 0 || !strings.Contains(res.stderr, "no such file or directory") {
+		t.Fatalf("create: %+v", res)
+	}
+	r.noLeaks(id, nil)
+	if after := r.table(self); !reflect.DeepEqual(after, before) {
+		t.Errorf("host mount table after a failed create:\n%s", strings.Join(after, "\n"))
+	}
+}
