@@ -67,9 +67,6 @@ func Validate(s *specs.Spec, bundle string, p Purpose) error {
 		} else if !fi.IsDir() {
 			c.add("root.path", "%q is not a directory", RootPath(s, bundle))
 		}
-		if s.Process == nil {
-			c.add("process", "must be set to create a container")
-		}
 	}
 	if s.Process != nil {
 		validateProcess(c, s.Process, p)
