@@ -488,8 +488,8 @@ type rootBind struct {
 	root *os.File
 	// ids of the top and the shield, as mountID reads them.
 	top, shield uint64
-	// oldRoot is the root before chrootInto, to get back to the rootfs
-	// path when undoing after the chroot.
+	// oldRoot is the root before enter, to get back to the rootfs path
+	// when undoing after the chroot.
 	oldRoot *os.File
 }
 

@@ -85,10 +85,10 @@ type Plan struct {
 	// MountNS: in a namespace that is not the container's own (joined,
 	// shared), nothing outside the rootfs is changed: no propagation
 	// change of "/" or of the rootfs's parent mount, the rootfs is bound
-	// onto itself (rslave, so nothing mounted below it propagates out)
-	// and entered with chroot, since pivot_root would move the root of
-	// every process of that namespace. oci-run delete detaches the bind
-	// and everything below it (package mountclean).
+	// onto itself (bindRootfsForeign: nothing mounted below it propagates
+	// out) and entered with chroot, since pivot_root would move the root
+	// of every process of that namespace. oci-run delete detaches the
+	// binds and everything below them (package mountclean).
 	MountNS MountNS
 	// JoinedPath is the path of a joined mount namespace.
 	JoinedPath string
@@ -355,7 +355,7 @@ func (p *Plan) String() string {
 		fmt.Fprintf(&b, "rootfs %s (bind onto itself)\n", p.Rootfs)
 	} else {
 		fmt.Fprintf(&b, "%s mount namespace: nothing outside the rootfs changes\n", p.MountNS)
-		fmt.Fprintf(&b, "rootfs %s (bind onto itself, rslave)\n", p.Rootfs)
+		fmt.Fprintf(&b, "rootfs %s (private shield, then a rslave recursive bind onto itself)\n", p.Rootfs)
 	}
 	for _, m := range p.Mounts {
 		fmt.Fprintf(&b, "%s %s %s %q on %s%s\n", m.Field, m.Kind, m.Type, m.Source, m.Destination, describeOpts(m.Opts))

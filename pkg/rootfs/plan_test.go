@@ -175,7 +175,7 @@ func TestBuildMountNamespace(t *testing.T) {
 		{"new", []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}, NSNew, "",
 			[]string{"propagation / rslave", "pivot_root"}, []string{"chroot"}},
 		{"joined", []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: "/proc/7/ns/mnt"}}, NSJoined, "/proc/7/ns/mnt",
-			[]string{"joined mount namespace: nothing outside the rootfs changes", "rootfs /bundles/b/rootfs (bind onto itself, rslave)", "chroot\n"}, []string{"propagation /", "pivot_root"}},
+			[]string{"joined mount namespace: nothing outside the rootfs changes", "rootfs /bundles/b/rootfs (private shield, then a rslave recursive bind onto itself)", "chroot\n"}, []string{"propagation /", "pivot_root"}},
 		{"shared", nil, NSShared, "",
 			[]string{"shared mount namespace", "chroot\n"}, []string{"propagation / ", "pivot_root", "move rootfs"}},
 	} {
