@@ -12,6 +12,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -167,7 +168,13 @@ func Build(s *specs.Spec, bundle string, o Options) (*Plan, error) {
 	} else if ns.Path != "" {
 		p.MountNS, p.JoinedPath = NSJoined, ns.Path
 	}
-	_, p.UserNS = spec.HasNamespace(s, specs.UserNamespace)
+	userns, hasUser := spec.HasNamespace(s, specs.UserNamespace)
+	p.UserNS = hasUser
+	if hasUser && userns.Path == "" && p.MountNS == NSShared && p.Rootfs != "" {
+		// The runtime's mount namespace belongs to the runtime's user
+		// namespace: the container's root has no privilege to mount there.
+		return nil, errors.New(`linux.namespaces: a new user namespace needs a "mount" entry too: the rootfs cannot be prepared in the runtime's mount namespace from inside it`)
+	}
 	_, p.CgroupNS = spec.HasNamespace(s, specs.CgroupNamespace)
 	_, p.NetNS = spec.HasNamespace(s, specs.NetworkNamespace)
 	p.MountLabel = l.MountLabel

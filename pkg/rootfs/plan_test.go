@@ -204,3 +204,17 @@ func TestBuildMountNamespace(t *testing.T) {
 		})
 	}
 }
+
+// A new user namespace has no privilege over the runtime's mount
+// namespace: refused before anything exists.
+func TestBuildUserNamespaceNeedsMountNamespace(t *testing.T) {
+	s := specgen.Default()
+	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.UserNamespace}}
+	if _, err := Build(s, "/b", Options{}); err == nil || !strings.Contains(err.Error(), `linux.namespaces: a new user namespace needs a "mount" entry`) {
+		t.Errorf("err = %v", err)
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace})
+	if _, err := Build(s, "/b", Options{}); err != nil {
+		t.Errorf("with a mount namespace: %v", err)
+	}
+}
