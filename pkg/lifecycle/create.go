@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/hooks"
+	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
@@ -59,7 +60,8 @@ func (r *Runtime) Create(o CreateOptions) error {
 	}
 	// Each stage's own checks that need no host state, run here so that
 	// bad input is refused before anything exists.
-	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
+	plan, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot})
+	if err != nil {
 		return fmt.Errorf("config.json: %w", err)
 	}
 	if err := namespace.Check(s); err != nil {
@@ -78,6 +80,10 @@ func (r *Runtime) Create(o CreateOptions) error {
 	if err != nil {
 		return err
 	}
+	mounts, err := recordMounts(plan)
+	if err != nil {
+		return err
+	}
 
 	c, err := r.Store.Create(o.ID)
 	if err != nil {
@@ -92,6 +98,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 		Owner:        "",
 		Annotations:  s.Annotations,
 		CgroupPaths:  cgPaths,
+		Mounts:       mounts,
 		Systemd:      r.Systemd,
 		Creator:      os.Getpid(),
 		CreatorStart: self.StartTime,
@@ -120,6 +127,21 @@ func (r *Runtime) Create(o CreateOptions) error {
 	}
 	c.Close()
 	return nil
+}
+
+// recordMounts notes, for a container whose rootfs is prepared in a mount
+// namespace that is not its own (the runtime's, or one joined by path),
+// which mounts that namespace already has at or below the rootfs, so that
+// delete detaches the container's and only those (package mountclean).
+func recordMounts(p *rootfs.Plan) (*mountclean.Record, error) {
+	if p.Empty() || p.MountNS == rootfs.NSNew {
+		return nil, nil
+	}
+	rec, err := mountclean.Take(p.JoinedPath, p.Rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("record the mounts of the %s mount namespace: %w", p.MountNS, err)
+	}
+	return rec, nil
 }
 
 func checkConsole(s *specs.Spec, o *CreateOptions) error {
