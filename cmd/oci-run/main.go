@@ -160,6 +160,28 @@ func parse(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error)
 	}
 }
 
+// idCommand is the shape of the commands that take one container id and
+// no options of their own (start, pause, resume).
+func idCommand(summary string, do func(r *lifecycle.Runtime, id string) error) command {
+	return command{
+		usage:        "CONTAINER-ID",
+		summary:      summary,
+		interspersed: true,
+		setup: func(fs *flag.FlagSet) func(*global, []string) error {
+			return func(g *global, args []string) error {
+				if err := exactArgs(args, 1, "container id"); err != nil {
+					return err
+				}
+				r, err := g.runtime()
+				if err != nil {
+					return err
+				}
+				return do(r, args[0])
+			}
+		},
+	}
+}
+
 // exactArgs checks the number of positional arguments.
 func exactArgs(args []string, n int, what string) error {
 	if len(args) != n {
