@@ -401,9 +401,14 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 			return nil, err
 		}
 	}
-	// runc's exec'd processes join a new session keyring of the
-	// container's name too.
-	if err := add("oci-exec", "--bundle", c.State.Bundle, "--session-keyring", "_ses."+o.ID); err != nil {
+	// runc's exec'd processes join the session keyring of the
+	// container's name, unless the container was created without one
+	// (--no-new-keyring): then they keep the caller's, as the init did.
+	ex := []string{"--bundle", c.State.Bundle}
+	if !c.State.NoNewKeyring {
+		ex = append(ex, "--session-keyring", "_ses."+o.ID)
+	}
+	if err := add("oci-exec", ex...); err != nil {
 		return nil, err
 	}
 	return argv, nil

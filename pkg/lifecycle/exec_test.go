@@ -107,7 +107,7 @@ func TestExecPipeline(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			base := baseSpec()
 			base.Linux.Namespaces = c.ns
-			ct := &state.Container{State: state.State{ID: "c1", Bundle: "/b", Pid: 4242, PidStart: 99}}
+			ct := &state.Container{State: state.State{ID: "c1", Bundle: "/b", Pid: 4242, PidStart: 99, NoNewKeyring: c.noNewKeyring}}
 			s := execSpec(base, base.Process, ct.State.Pid)
 			argv, err := r.execPipeline(ct, s, ExecOptions{ID: "c1"}, 5, 6, enteredByChroot(base))
 			if err != nil {
@@ -124,7 +124,7 @@ func TestExecPipeline(t *testing.T) {
 				t.Errorf("oci-unshare %q: --root-of names another process than the init 4242:99", unshare)
 			}
 			keyring := slices.Contains(ex, "--session-keyring")
-			if !keyring {
+			if keyring == c.noNewKeyring {
 				t.Errorf("oci-exec %q: --session-keyring %v with --no-new-keyring %v", ex, keyring, c.noNewKeyring)
 			} else if keyring && ex[slices.Index(ex, "--session-keyring")+1] != "_ses.c1" {
 				t.Errorf("oci-exec %q: keyring is not the container's _ses.c1", ex)
