@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/cgroup"
+	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/proc"
 )
 
@@ -52,7 +53,14 @@ type State struct {
 	// CgroupPaths are recorded before the chain runs, so delete can remove
 	// what a killed create left behind.
 	CgroupPaths cgroup.Paths `json:"cgroupPaths"`
-	Systemd     bool         `json:"systemd,omitempty"`
+	// Mounts, for a container whose rootfs is prepared in a mount
+	// namespace that is not its own, are what delete needs to detach the
+	// container's mounts there; recorded before the chain runs.
+	Mounts  *mountclean.Record `json:"mounts,omitempty"`
+	Systemd bool               `json:"systemd,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes then
+	// keep their caller's session keyring too, as the init did.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// Creator identifies the `create` process while status is creating.
 	Creator      int    `json:"creator,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
