@@ -353,11 +353,20 @@ func (c *Cgroup) JoinThread(sub map[string]string) error {
 // JoinThreadV1 is JoinThread for the v1 hierarchies only: the caller
 // puts its child into the cgroup2 directory at the clone
 // (CLONE_INTO_CGROUP), which needs no migration at all.
-func (c *Cgroup) JoinThreadV1() error {
+func (c *Cgroup) JoinThreadV1(sub map[string]string) error {
 	v1 := *c
 	v1.Paths.Dirs = maps.Clone(c.Paths.Dirs)
 	delete(v1.Paths.Dirs, Unified)
-	return v1.JoinThread(nil)
+	return v1.JoinThread(sub)
+}
+
+// JoinDir is the directory Join enters for a controller (Unified for
+// cgroup2), sub-cgroup included.
+func (c *Cgroup) JoinDir(ctrl string, sub map[string]string) string {
+	if c.Paths.Dirs[ctrl] == "" {
+		return ""
+	}
+	return c.joinDir(ctrl, sub)
 }
 
 // writeCgroupFile writes value to dir/file in one write(2), retrying EINTR

@@ -7,7 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,10 +17,13 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/proc"
+	ocisignal "github.com/oci-run/oci-run/pkg/signal"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // ExecOptions are the flags of `exec`.
@@ -300,14 +303,67 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		st.Close()
 		return 1, err
 	}
-	r.Log.Debugf("exec %s: %s", o.ID, pipeline.Quote(argv))
-
 	var sigs chan os.Signal
+	ready := make(chan struct{})
+	close(ready)
+	var caught <-chan struct{} = ready
 	if !o.Detach {
 		sigs = make(chan os.Signal, 128)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		caught = ocisignal.CatchAll(sigs)
 	}
+	if trace.Enabled() {
+		env = append(env, trace.Env+"=1")
+	}
+	if r.execInProcess(s, c) {
+		// argv: oci-cgroup ... -- oci-unshare ... -- next...
+		i1 := slices.Index(argv, "--")
+		i2 := i1 + 1 + slices.Index(argv[i1+1:], "--")
+		r.Log.Debugf("exec %s: in oci-run, then %s", o.ID, pipeline.Quote(argv[i2+1:]))
+		pid, err := r.launchExec(c, s, o, extra, env, argv[i1+1:i2], argv[i2+1:], initRoot)
+		st.Close()
+		r.TraceGroup("oci-run")
+		if err == nil {
+			pid, err = r.followExec(c, s, rt, pid)
+			trace.Point("ready")
+		}
+		rt.Close()
+		if err != nil {
+			if pid > 0 {
+				killChild(pid)
+			}
+			return 1, err
+		}
+		if o.PidFile != "" {
+			if err := writePidFile(o.PidFile, pid); err != nil {
+				killChild(pid)
+				return 1, err
+			}
+		}
+		if o.Detach {
+			// The process is this one's child: when this process exits it
+			// is the caller's (its subreaper's) to wait for.
+			return 0, nil
+		}
+		if tty != nil {
+			if err := tty.Attach(); err != nil {
+				killChild(pid)
+				return 1, err
+			}
+		}
+		start := uint64(0)
+		if st, err := proc.ReadStat(pid); err == nil {
+			start = st.StartTime
+		}
+		<-caught
+		code := waitInit(pid, start, sigs, tty)
+		trace.Point("exited")
+		if tty != nil {
+			tty.Drain()
+		}
+		return code, nil
+	}
+	r.Log.Debugf("exec %s: %s", o.ID, pipeline.Quote(argv))
+
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
@@ -317,7 +373,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		return 1, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	st.Close()
-	pid, err := r.followExec(c, s, rt)
+	pid, err := r.followExec(c, s, rt, 0)
 	// From here on nobody reads the sync socket: a stage that fails after
 	// "ready" (execve itself) must find it closed and print its error on
 	// the process's stderr instead.
@@ -415,9 +471,8 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 }
 
 // followExec reads the chain's messages until the process is about to
-// exec; it returns the process's host pid.
-func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Conn) (int, error) {
-	pid := 0
+// exec; it returns the process's host pid (given, or from oci-unshare).
+func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Conn, pid int) (int, error) {
 	// As in create (follow): a message can overtake the pid.
 	var waiting []syncsock.Message
 	for {
@@ -453,6 +508,8 @@ func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Con
 			r.Log.Warnf("%s: %s", m.Stage, m.Warning)
 		case syncsock.TypeHook:
 			rt.Send(syncsock.Message{Type: syncsock.TypeContinue})
+		case syncsock.TypeTrace:
+			r.Traces = append(r.Traces, trace.Group{Process: m.Stage, Marks: m.Trace})
 		default:
 			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/trace"
 	"github.com/oci-run/oci-run/pkg/unshare"
 )
@@ -110,11 +111,11 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		// Never unlocked: this thread joins the container's cgroup and
 		// namespaces and ends with this goroutine.
 		runtime.LockOSThread()
-		if err := cg.JoinThreadV1(); err != nil {
+		if err := cg.JoinThreadV1(nil); err != nil {
 			done <- result{err: err}
 			return
 		}
-		pid, err := unshare.Launch(namespace.NewPlan(s), next, env, fds, o.Bundle, sys)
+		pid, err := unshare.Launch(namespace.NewPlan(s), next, env, fds, o.Bundle, nil, sys)
 		done <- result{pid, err}
 	}()
 	res := <-done
@@ -131,4 +132,121 @@ func killChild(pid int) {
 			return
 		}
 	}
+}
+
+// execInProcess is inProcess for `exec`: oci-run joins the container's
+// cgroup and namespaces itself (a thread of its own: cgroup v1 by thread,
+// cgroup2 at the clone, net/ipc/uts/cgroup/pid with setns) instead of
+// running oci-cgroup --join and oci-unshare, whose parent re-executed
+// itself to join through its constructor: three Go programs fewer. The
+// mount namespace (and the root of a container entered by chroot) is
+// still entered by oci-unshare's child image, whose constructor runs
+// before its Go runtime: setns of a mount namespace needs a process that
+// shares its filesystem context with no other thread, and the next stage
+// must be exec'd from its sealed handle before the container's /proc is
+// the one in view. Not with a user or time namespace (setns of those
+// needs a single-threaded process) or systemd.
+func (r *Runtime) execInProcess(s *specs.Spec, c *state.Container) bool {
+	if c.State.Systemd || os.Getenv(EnvChain) == "stages" {
+		return false
+	}
+	return unshare.Joinable(namespace.NewPlan(s))
+}
+
+// launchExec starts the exec'd process from oci-run (execInProcess).
+// unshareSeg is oci-unshare's segment of the pipeline (program and its
+// options), next what follows it.
+func (r *Runtime) launchExec(c *state.Container, s *specs.Spec, o ExecOptions, files []*os.File, env, unshareSeg, next []string, initRoot bool) (int, error) {
+	cg, err := cgroup.Load(c.State.CgroupPaths)
+	if err != nil {
+		return 0, err
+	}
+	sub, err := cgroup.ParseSub(o.Cgroup)
+	if err != nil {
+		return 0, err
+	}
+	p := namespace.NewPlan(s)
+	var child *unshare.Child
+	paths := []string{}
+	names := []string{}
+	for _, prog := range pipeline.StageNames(next) {
+		names = append(names, filepath.Base(prog))
+		paths = append(paths, prog)
+	}
+	if p.JoinMount != nil || initRoot {
+		paths = append(paths, unshareSeg[0])
+		child = &unshare.Child{Argv0: unshareSeg[0], Opts: childOpts(unshareSeg[1:])}
+		if initRoot {
+			child.RootOf = &unshare.RootOf{Pid: c.State.Pid, Start: c.State.PidStart}
+		}
+	}
+	sealed, err := exeseal.SealAll(paths)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, f := range sealed {
+			f.Close()
+		}
+	}()
+	fds := []uintptr{0, 1, 2}
+	for _, f := range files {
+		fds = append(fds, f.Fd())
+	}
+	nums := make([]int, len(names))
+	for i := range names {
+		nums[i] = len(fds)
+		fds = append(fds, sealed[i].Fd())
+	}
+	if child != nil {
+		// Not listed in OCI_STAGE_FDS: the child image closes its own
+		// handle before it execs the next stage.
+		child.Self = len(fds)
+		fds = append(fds, sealed[len(sealed)-1].Fd())
+	}
+	env = append(env, stage.EnvStageFDs+"="+stage.FormatStageFDs(names, nums))
+	sys := &syscall.SysProcAttr{}
+	if d := cg.JoinDir(cgroup.Unified, sub); d != "" {
+		dfd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return 0, fmt.Errorf("container cgroup %s does not exist (is the container running?)", d)
+		}
+		defer unix.Close(dfd)
+		sys.UseCgroupFD, sys.CgroupFD = true, dfd
+	}
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread joins the container and ends with
+		// this goroutine.
+		runtime.LockOSThread()
+		if err := cg.JoinThreadV1(sub); err != nil {
+			done <- result{err: err}
+			return
+		}
+		pid, err := unshare.Launch(p, next, env, fds, "", child, sys)
+		done <- result{pid, err}
+	}()
+	res := <-done
+	return res.pid, res.err
+}
+
+// childOpts keeps the options of oci-unshare's segment that its child
+// image reads (--spec-fd, --bundle); --detach and --root-of are the
+// parent's, done here.
+func childOpts(opts []string) []string {
+	var out []string
+	for i := 0; i < len(opts); i++ {
+		switch opts[i] {
+		case "--detach":
+		case "--root-of":
+			i++
+		default:
+			out = append(out, opts[i])
+		}
+	}
+	return out
 }

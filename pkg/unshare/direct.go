@@ -3,12 +3,14 @@ package unshare
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/namespace"
+	"github.com/oci-run/oci-run/pkg/nsjoin"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/trace"
@@ -42,6 +44,29 @@ func Direct(p *namespace.Plan) bool {
 // thread must be in to set the hostname and bring up lo.
 const inThread = unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWTIME
 
+// Joinable reports whether Launch can start the first process of plan p
+// with the child image doing only its mount-namespace part (JoinMount,
+// --root-of): everything Direct allows, plus a joined mount namespace.
+// That is `oci-run exec` into a container without a user namespace.
+func Joinable(p *namespace.Plan) bool {
+	q := *p
+	q.JoinMount = nil
+	return Direct(&q)
+}
+
+// Child describes the child image Launch starts when the plan joins a
+// mount namespace or takes another process's root: the sealed oci-unshare
+// to run (its number among files), and its stage options.
+type Child struct {
+	// Self is the sealed oci-unshare's descriptor in the child.
+	Self int
+	// Argv0 and Opts make its command line: Argv0 --spec-fd ... -- argv.
+	Argv0 string
+	Opts  []string
+	// RootOf is the process whose root the first process takes.
+	RootOf *RootOf
+}
+
 // Launch starts the container's first process directly (see Direct) and
 // returns its pid. It must run on a locked OS thread that it changes for
 // good: that thread joins the namespaces given by path (net, ipc, uts,
@@ -55,9 +80,23 @@ const inThread = unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | uni
 // files are the child's descriptors (files[i] becomes fd i), dir its
 // working directory ("" = this one); sys may carry what the caller adds to
 // the clone (CLONE_INTO_CGROUP).
-func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, sys *syscall.SysProcAttr) (int, error) {
-	if !Direct(p) {
-		return 0, errors.New("internal: unshare.Launch with a plan that needs the child image")
+//
+// With child (a plan that is Joinable but not Direct, or --root-of), the
+// first process is oci-unshare's child image instead: its constructor
+// enters the mount namespace (single-threaded, before the Go runtime
+// starts), it takes the root, and execs argv. The namespace and the root
+// are opened here, before anything is joined.
+func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, child *Child, sys *syscall.SysProcAttr) (int, error) {
+	if child == nil && !Direct(p) || child != nil && !Joinable(p) {
+		return 0, errors.New("internal: unshare.Launch with a plan that needs oci-unshare's parent")
+	}
+	if child != nil {
+		var opened []*os.File
+		var err error
+		if argv, env, files, opened, err = childImage(p, argv, env, files, child); err != nil {
+			return 0, err
+		}
+		defer closeAll(opened)
 	}
 	for _, j := range p.Join {
 		if err := setnsPath(&j); err != nil {
@@ -78,6 +117,9 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 		}
 	}
 	prog, argv, env, err := resolve(argv, env, files)
+	if child != nil {
+		prog, err = "/proc/self/fd/"+strconv.Itoa(child.Self), nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -91,6 +133,56 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 		return 0, cloneError(p, err)
 	}
 	return pid, nil
+}
+
+// childImage turns argv into the child image's command line and
+// environment, and hands it the mount namespace and the root to enter,
+// opened now, at the end of files. opened are to be closed once the
+// child is started.
+func childImage(p *namespace.Plan, argv, env []string, files []uintptr, c *Child) (_ []string, _ []string, _ []uintptr, opened []*os.File, err error) {
+	defer func() {
+		if err != nil {
+			closeAll(opened)
+		}
+	}()
+	full := append([]string{c.Argv0}, c.Opts...)
+	full = append(append(full, "--"), argv...)
+	env = stage.SetEnv(env, envChild, "1")
+	env = stage.SetEnv(env, envSelf, strconv.Itoa(c.Self))
+	files = files[:len(files):len(files)]
+	if j := p.JoinMount; j != nil {
+		f, err := namespace.Open(j.Path, j.Kind)
+		if err != nil {
+			return nil, nil, nil, opened, fmt.Errorf("%s.path: %w", j.Field, err)
+		}
+		opened = append(opened, f)
+		fd := len(files)
+		files = append(files, f.Fd())
+		env = stage.SetEnv(env, envMount, strconv.Itoa(fd))
+		env = stage.SetEnv(env, nsjoin.Env, nsjoin.Format([]nsjoin.Entry{{FD: fd, Flag: unix.CLONE_NEWNS}}))
+	}
+	if c.RootOf != nil {
+		rfd, err := c.RootOf.open()
+		if err != nil {
+			return nil, nil, nil, opened, err
+		}
+		opened = append(opened, os.NewFile(uintptr(rfd), "root"))
+		fd := len(files)
+		files = append(files, uintptr(rfd))
+		env = stage.SetEnv(env, envRoot, strconv.Itoa(fd))
+		// Every /proc/PID path is open now: PID must still be the process
+		// it was.
+		if err := c.RootOf.check(); err != nil {
+			return nil, nil, nil, opened, err
+		}
+	}
+	return full, env, files, opened, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 func newTimeFlag(p *namespace.Plan) uintptr {

@@ -113,7 +113,7 @@ func runDirect(s *stage.Stage, o Options, p *namespace.Plan) error {
 	}
 	defer runtime.KeepAlive(keep)
 	trace.Point("seal")
-	pid, err := Launch(p, s.Next, env, stdio(), "", nil)
+	pid, err := Launch(p, s.Next, env, stdio(), "", nil, nil)
 	if err != nil {
 		return err
 	}
