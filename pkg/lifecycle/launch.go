@@ -102,24 +102,37 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		defer unix.Close(dfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, dfd
 	}
-	type result struct {
-		pid int
-		err error
-	}
-	done := make(chan result, 1)
+	var pid int
+	onThrowawayThread(func() {
+		if err = cg.JoinThreadV1(nil); err == nil {
+			pid, err = unshare.Launch(namespace.NewPlan(s), next, env, fds, o.Bundle, nil, sys)
+		}
+	})
+	return pid, err
+}
+
+// onThrowawayThread runs f on an OS thread of its own that ends with it:
+// f joins the container's cgroup and namespaces, and nothing else of
+// this process may run there afterwards. Never the main thread: it is
+// the thread group leader, whose cgroup is the one the whole process's
+// memory is charged to (the mm's owner), and which cannot end before the
+// process (the Go runtime would keep it, in the container's cgroup).
+func onThrowawayThread(f func()) {
+	done := make(chan struct{})
 	go func() {
-		// Never unlocked: this thread joins the container's cgroup and
-		// namespaces and ends with this goroutine.
+		defer close(done)
 		runtime.LockOSThread()
-		if err := cg.JoinThreadV1(nil); err != nil {
-			done <- result{err: err}
+		if unix.Gettid() == unix.Getpid() {
+			// Holding the main thread, the goroutine started next runs
+			// on another.
+			onThrowawayThread(f)
+			runtime.UnlockOSThread()
 			return
 		}
-		pid, err := unshare.Launch(namespace.NewPlan(s), next, env, fds, o.Bundle, nil, sys)
-		done <- result{pid, err}
+		// Never unlocked: the thread ends with this goroutine.
+		f()
 	}()
-	res := <-done
-	return res.pid, res.err
+	<-done
 }
 
 // killChild ends a first process started by launch and reaps it.
@@ -214,24 +227,13 @@ func (r *Runtime) launchExec(c *state.Container, s *specs.Spec, o ExecOptions, f
 		defer unix.Close(dfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, dfd
 	}
-	type result struct {
-		pid int
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		// Never unlocked: the thread joins the container and ends with
-		// this goroutine.
-		runtime.LockOSThread()
-		if err := cg.JoinThreadV1(sub); err != nil {
-			done <- result{err: err}
-			return
+	var pid int
+	onThrowawayThread(func() {
+		if err = cg.JoinThreadV1(sub); err == nil {
+			pid, err = unshare.Launch(p, next, env, fds, "", child, sys)
 		}
-		pid, err := unshare.Launch(p, next, env, fds, "", child, sys)
-		done <- result{pid, err}
-	}()
-	res := <-done
-	return res.pid, res.err
+	})
+	return pid, err
 }
 
 // childOpts keeps the options of oci-unshare's segment that its child
