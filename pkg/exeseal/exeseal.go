@@ -87,12 +87,20 @@ func SealAll(paths []string) ([]*os.File, error) {
 	return out, nil
 }
 
-// realPath resolves symlinks (and /proc/self/exe) to the file itself: the
-// overlay's layer must be the directory that really holds it.
+// realPath resolves a symlink (/proc/self/exe, a link to the binary) to
+// the file itself: the overlay's layer must be the directory that really
+// holds it. A path that is no symlink costs one lstat.
 func realPath(p string) (string, error) {
-	r, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		return "", err
+	var st unix.Stat_t
+	if err := unix.Lstat(p, &st); err != nil {
+		return "", &os.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	r := p
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		var err error
+		if r, err = filepath.EvalSymlinks(p); err != nil {
+			return "", err
+		}
 	}
 	if !filepath.IsAbs(r) {
 		return filepath.Abs(r)
@@ -112,8 +120,15 @@ func overlay(dir string, names []string) ([]*os.File, error) {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
 	}
 	defer unix.Close(ctx)
-	// dir on top, so that nothing in the empty layer can hide a binary.
-	if err := unix.FsconfigSetString(ctx, "lowerdir+", dir); err != nil {
+	// Layers by descriptor: the directory is the one opened here, whatever
+	// a path string would name later. dir on top, so that nothing in the
+	// empty layer can hide a binary.
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer unix.Close(dfd)
+	if err := fsconfigSetFD(ctx, "lowerdir+", dfd); err != nil {
 		return nil, fmt.Errorf("overlay lowerdir+ %s: %w", dir, err)
 	}
 	if err := fsconfigSetFD(ctx, "lowerdir+", empty); err != nil {

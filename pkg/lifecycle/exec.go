@@ -76,6 +76,7 @@ func (r *Runtime) Exec(o ExecOptions) (int, error) {
 	case state.Creating:
 		return 1, errors.New("cannot exec in a container that is being created")
 	}
+	trace.Point("state")
 	base, _, err := spec.LoadFile(c.Path(state.ConfigFile))
 	if err != nil {
 		return 1, err
@@ -91,7 +92,9 @@ func (r *Runtime) Exec(o ExecOptions) (int, error) {
 	if len(p.Args) == 0 && p.CommandLine == "" {
 		return 1, errors.New("process.args: must not be empty")
 	}
+	trace.Point("spec")
 	raw, err := json.Marshal(s)
+	trace.Point("encode")
 	if err != nil {
 		return 1, err
 	}

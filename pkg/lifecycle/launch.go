@@ -202,6 +202,7 @@ func (r *Runtime) launchExec(c *state.Container, s *specs.Spec, o ExecOptions, f
 			f.Close()
 		}
 	}()
+	trace.Point("seal")
 	fds := []uintptr{0, 1, 2}
 	for _, f := range files {
 		fds = append(fds, f.Fd())

@@ -8,17 +8,32 @@
 // descriptor, in the order given. It never exits and never prints: the
 // outcome is left in the three variables below for the Go code to report
 // with the name of the spec field.
+//
+// Hand-off (_OCI_UNSHARE_HANDOFF=FD:INDEX, set by unshare.Launch for a
+// child image that has nothing else to do): once every namespace is
+// joined, take the root in _OCI_UNSHARE_ROOT if there is one, close the
+// image's own descriptors, and exec the program open at FD with argv from
+// INDEX on and the environment without the _OCI_UNSHARE_* variables: the
+// next stage starts without this image's Go runtime ever starting (about
+// 1 ms of CPU and 2 ms of wall time per `oci-run exec`, measured). On any
+// failure it returns, and the Go code does the same steps and reports.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 int nsjoin_ran = 0;	// the variable was set
 int nsjoin_failed = -1;	// position in the list of the entry that failed
 int nsjoin_errno = 0;	// its errno; EINVAL for a malformed list
 
-__attribute__((constructor)) static void nsjoin(void)
+static void handoff(int argc, char **argv, char **envp);
+
+__attribute__((constructor)) static void nsjoin(int argc, char **argv, char **envp)
 {
 	const char *p = getenv("_OCI_UNSHARE_SETNS");
 	if (p == NULL || *p == '\0')
@@ -50,4 +65,54 @@ malformed:
 		nsjoin_errno = EINVAL;
 		return;
 	}
+	handoff(argc, argv, envp);
+}
+
+static int envfd(const char *name)
+{
+	const char *v = getenv(name);
+	if (v == NULL || *v == '\0')
+		return -1;
+	char *end;
+	long fd = strtol(v, &end, 10);
+	return (*end == '\0' && fd >= 0) ? (int)fd : -1;
+}
+
+static void handoff(int argc, char **argv, char **envp)
+{
+	const char *h = getenv("_OCI_UNSHARE_HANDOFF");
+	if (h == NULL || *h == '\0')
+		return;
+	char *end;
+	long fd = strtol(h, &end, 10);
+	if (end == h || *end != ':')
+		return;
+	long idx = strtol(end + 1, &end, 10);
+	if (*end != '\0' || idx <= 0 || idx >= argc)
+		return;
+	int root = envfd("_OCI_UNSHARE_ROOT");
+	if (root >= 0) {
+		// After the mount namespace: joining it put us at its root.
+		if (fchdir(root) < 0 || chroot(".") < 0)
+			return;
+		close(root);
+	}
+	int mnt = envfd("_OCI_UNSHARE_MNTNS");
+	if (mnt >= 0)
+		close(mnt);
+	int self = envfd("_OCI_UNSHARE_SELF");
+	if (self >= 0 && self != fd)
+		close(self);
+	int n = 0;
+	while (envp[n] != NULL)
+		n++;
+	char **env = calloc(n + 1, sizeof(char *));
+	if (env == NULL)
+		return;
+	int k = 0;
+	for (int i = 0; i < n; i++)
+		if (strncmp(envp[i], "_OCI_UNSHARE_", 13) != 0)
+			env[k++] = envp[i];
+	syscall(SYS_execveat, (int)fd, "", &argv[idx], env, AT_EMPTY_PATH);
+	free(env);
 }

@@ -149,6 +149,14 @@ func childImage(p *namespace.Plan, argv, env []string, files []uintptr, c *Child
 	full = append(append(full, "--"), argv...)
 	env = stage.SetEnv(env, envChild, "1")
 	env = stage.SetEnv(env, envSelf, strconv.Itoa(c.Self))
+	// Launch has made every namespace but the mount one, and the child
+	// image has only that and the root left to do: its constructor does
+	// both and execs the next stage itself (pkg/nsjoin, hand-off).
+	if pipeline.IsStage(argv[0]) {
+		if fd, ok := stage.SealedFDIn(env, filepathBase(argv[0])); ok {
+			env = stage.SetEnv(env, envHandoff, fmt.Sprintf("%d:%d", fd, len(full)-len(argv)))
+		}
+	}
 	files = files[:len(files):len(files)]
 	if j := p.JoinMount; j != nil {
 		f, err := namespace.Open(j.Path, j.Kind)

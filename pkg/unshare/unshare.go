@@ -84,7 +84,11 @@ func Run(s *stage.Stage, o Options) error {
 }
 
 // private lists the variables that must not reach the next stage.
-var private = []string{envChild, envSelf, envMount, envPid, envRoot, nsjoin.Env}
+var private = []string{envChild, envSelf, envMount, envPid, envRoot, envHandoff, nsjoin.Env}
+
+// envHandoff asks the nsjoin constructor of the child image to exec the
+// next stage itself, "FD:INDEX" (pkg/nsjoin/nsjoin.c).
+const envHandoff = "_OCI_UNSHARE_HANDOFF"
 
 func stripPrivate(env []string) []string {
 	for _, k := range private {
