@@ -66,6 +66,9 @@ type Message struct {
 // Conn is one end of the socket pair.
 type Conn struct {
 	f *os.File
+	// buf and oob are reused from one message to the next (64 KiB each
+	// time was most of what oci-run allocated while following a chain).
+	buf, oob []byte
 }
 
 // maxMessage bounds one packet; errors are single lines, so this is ample.
@@ -79,11 +82,11 @@ func Pair() (runtime, stage *Conn, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
-	return &Conn{os.NewFile(uintptr(fds[0]), "sync-runtime")}, &Conn{os.NewFile(uintptr(fds[1]), "sync-stage")}, nil
+	return &Conn{f: os.NewFile(uintptr(fds[0]), "sync-runtime")}, &Conn{f: os.NewFile(uintptr(fds[1]), "sync-stage")}, nil
 }
 
 // FromFD wraps an inherited descriptor.
-func FromFD(fd int) *Conn { return &Conn{os.NewFile(uintptr(fd), "sync")} }
+func FromFD(fd int) *Conn { return &Conn{f: os.NewFile(uintptr(fd), "sync")} }
 
 // File is the underlying descriptor.
 func (c *Conn) File() *os.File { return c.f }
@@ -114,8 +117,11 @@ const maxFiles = 4
 
 // Recv reads one message; io.EOF when every peer has closed its end.
 func (c *Conn) Recv() (Message, error) {
-	buf := make([]byte, maxMessage)
-	oob := make([]byte, unix.CmsgSpace(maxFiles*4))
+	if c.buf == nil {
+		c.buf = make([]byte, maxMessage)
+		c.oob = make([]byte, unix.CmsgSpace(maxFiles*4))
+	}
+	buf, oob := c.buf, c.oob
 	for {
 		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if errors.Is(err, unix.EINTR) {

@@ -14,7 +14,8 @@
 //   - `exec` of /bin/true into a running container (wall and CPU, median);
 //   - the peak of the summed private memory (Private_Clean + Private_Dirty
 //     of smaps_rollup) of the processes alive at one moment, sampled in a
-//     phase of its own;
+//     phase of its own (processes sharing one memory, a child between
+//     vfork and exec, are counted once);
 //   - containers per second with 2 `run`s in parallel;
 //   - the smallest memory limit (memory = memory+swap) under which `run`
 //     of busybox true succeeds, by bisection to 64 KiB.
@@ -123,14 +124,20 @@ func outer() int {
 }
 
 func inner(o options) int {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: make / private:", err)
+	// Slave, not private: what the host unmounts later (the mounts of
+	// other containers' rootfs that live in the host's namespace) goes
+	// away here too, and what is unmounted here stays on the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: make / a slave:", err)
 		return 2
 	}
 	unified := "/sys/fs/cgroup/unified"
 	hybrid := isMountpoint(unified)
-	if hybrid {
-		if err := unix.Unmount(unified, unix.MNT_DETACH); err != nil {
+	// Every cgroup2 mount: the host's, and any inside the rootfs of a
+	// container prepared in the host's mount namespace, which a runtime
+	// could otherwise take for the unified hierarchy.
+	for _, m := range cgroupMounts("cgroup2") {
+		if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && m == unified {
 			fmt.Fprintln(os.Stderr, "bench: unmount", unified, "in the private namespace:", err)
 			return 2
 		}
@@ -400,7 +407,12 @@ func (b *bench) memPhase() {
 		for _, i := range rotation(len(b.rts), round) {
 			r := b.rts[i]
 			id := b.id(r, "mem")
-			s := startSampler(nil)
+			// Only this run's processes: not those already there.
+			before := map[int]bool{}
+			for _, pid := range descendants(os.Getpid()) {
+				before[pid] = true
+			}
+			s := startSampler(before)
 			inv := b.do(r, "run", "--bundle", b.bundle, id)
 			peak, _ := s.finish()
 			if inv.err != nil {
@@ -553,24 +565,32 @@ func isMountpoint(path string) bool {
 // hierarchy (the floor probes use the absolute cgroupsPath /ID), deepest
 // first.
 func removeCgroups(id string) {
+	for _, m := range cgroupMounts("cgroup") {
+		if strings.HasPrefix(m, "/sys/fs/cgroup/") {
+			removeTree(filepath.Join(m, id))
+		}
+	}
+}
+
+// cgroupMounts lists the mount points of the given type (cgroup,
+// cgroup2) in this mount namespace.
+func cgroupMounts(fstype string) []string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return
+		return nil
 	}
+	var out []string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if len(f) < 10 {
-			continue
-		}
 		sep := 6
 		for sep < len(f) && f[sep] != "-" {
 			sep++
 		}
-		if sep+1 >= len(f) || (f[sep+1] != "cgroup" && f[sep+1] != "cgroup2") {
-			continue
+		if sep+1 < len(f) && f[sep+1] == fstype {
+			out = append(out, unescape(f[4]))
 		}
-		removeTree(filepath.Join(unescape(f[4]), id))
 	}
+	return out
 }
 
 func removeTree(dir string) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // sampler follows the bench's process tree while a command runs and keeps
@@ -29,11 +31,23 @@ func startSampler(exclude map[int]bool) *sampler {
 		self := os.Getpid()
 		for !s.stop.Load() {
 			var sum int64
+			// The bench itself is not counted, nor a child of its own
+			// between vfork and exec.
+			counted := []int{self}
 			for _, pid := range descendants(self) {
-				if s.exclude[pid] {
+				if s.exclude[pid] || sharesMM(pid, counted) {
 					continue
 				}
+				counted = append(counted, pid)
 				sum += privateKiB(pid)
+			}
+			if os.Getenv("BENCH_MEMDEBUG") != "" && sum > s.peakKiB {
+				var parts []string
+				for _, pid := range counted[1:] {
+					exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+					parts = append(parts, exe+"="+strconv.FormatInt(privateKiB(pid), 10))
+				}
+				println("peak", sum, strings.Join(parts, " "))
 			}
 			s.peakKiB = max(s.peakKiB, sum)
 			s.samples++
@@ -48,6 +62,22 @@ func (s *sampler) finish() (peakKiB int64, samples int) {
 	s.stop.Store(true)
 	<-s.done
 	return s.peakKiB, s.samples
+}
+
+// kcmpVM is KCMP_VM of kcmp(2): do two processes share their memory?
+const kcmpVM = 1
+
+// sharesMM reports whether pid uses the memory of one of the counted
+// processes: a child between vfork and exec (Go's fork of a runtime's
+// process) would count its parent's memory twice.
+func sharesMM(pid int, counted []int) bool {
+	for _, c := range counted {
+		r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(c), kcmpVM, 0, 0, 0)
+		if errno == 0 && r == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // descendants lists every process below pid through the children files
