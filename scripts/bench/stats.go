@@ -64,8 +64,6 @@ type row struct {
 	name   string
 	unit   string
 	values []float64 // per runtime, NaN when not measured
-	// lowerBetter decides nothing in the table; it documents the metric.
-	lowerBetter bool
 	// precision of the printed value
 	prec int
 }
