@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/preflight"
 	"github.com/oci-run/oci-run/pkg/proc"
-	"github.com/oci-run/oci-run/pkg/rootfs"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -40,37 +40,13 @@ type CreateOptions struct {
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
 func (r *Runtime) Create(o CreateOptions) error {
-	if err := state.ValidateID(o.ID); err != nil {
-		return err
-	}
-	bundle, err := filepath.Abs(o.Bundle)
-	if err != nil {
-		return fmt.Errorf("bundle: %w", err)
-	}
-	o.Bundle = bundle
-	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
+	pf, err := r.prepare(&o)
 	if err != nil {
 		return err
 	}
-	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
-		return fmt.Errorf("config.json: %w", err)
-	}
-	// Each stage's own checks that need no host state, run here so that
-	// bad input is refused before anything exists.
-	if _, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
-		return fmt.Errorf("config.json: %w", err)
-	}
-	if err := checkConsole(s, &o); err != nil {
-		return err
-	}
-	if o.PreserveFDs < 0 {
-		return fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
-	}
-	if err := r.checkStages(); err != nil {
-		return err
-	}
-	cgPaths, err := cgroupPaths(s, o.ID, r.Systemd)
-	if err != nil {
+	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
+	// pf.Warnings are left to the stages, which report them as they act.
+	if err := connectConsole(&o); err != nil {
 		return err
 	}
 
@@ -116,6 +92,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 	return nil
 }
 
+// checkConsole checks that the console options match process.terminal.
 func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	if o.console != nil {
 		return nil
@@ -126,7 +103,14 @@ func checkConsole(s *specs.Spec, o *CreateOptions) error {
 		return errors.New("--console-socket given but process.terminal is false: there is no tty to send")
 	case o.ConsoleSocket == "" && terminal:
 		return errors.New("process.terminal is true: --console-socket is needed to receive the tty")
-	case o.ConsoleSocket == "":
+	}
+	return nil
+}
+
+// connectConsole connects to --console-socket, for the chain to send the
+// pty master there.
+func connectConsole(o *CreateOptions) error {
+	if o.console != nil || o.ConsoleSocket == "" {
 		return nil
 	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -139,6 +123,44 @@ func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	}
 	o.console = os.NewFile(uintptr(fd), "console-socket")
 	return nil
+}
+
+// prepare checks everything create is given before anything is created
+// (explain runs the same): the container id, the bundle and its
+// configuration against the spec and this host (pkg/preflight), the
+// console and descriptor options, and the stage binaries. It makes
+// o.Bundle absolute.
+func (r *Runtime) prepare(o *CreateOptions) (*preflight.Result, error) {
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	o.Bundle = bundle
+	if o.PreserveFDs < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
+	}
+	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", o.PreserveFDs, fd)
+		}
+	}
+	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
+	if err := pf.Err(); err != nil {
+		if pf.Spec != nil {
+			err = fmt.Errorf("config.json: %w", err)
+		}
+		return nil, err
+	}
+	if err := r.checkStages(); err != nil {
+		return nil, err
+	}
+	if err := checkConsole(pf.Spec, o); err != nil {
+		return nil, err
+	}
+	return pf, nil
 }
 
 // runChain starts the stage pipeline and follows it until the container's
@@ -171,36 +193,20 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		defer o.console.Close()
 	}
 
-	// The user's preserved descriptors keep their numbers (3..3+N-1); the
-	// handover descriptors go above them.
-	n := o.PreserveFDs
-	extra := make([]*os.File, 0, n+4)
-	for i := 0; i < n; i++ {
-		fd := 3 + i
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			st.Close()
-			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open", n, fd)
-		}
-		extra = append(extra, os.NewFile(uintptr(fd), "preserved"))
-	}
-	fdSpec := 3 + len(extra)
-	extra = append(extra, specFile, st.File(), fifoFile)
-	fdSync, fdFifo := fdSpec+1, fdSpec+2
-	env := stage.StripEnv(os.Environ())
-	env = append(env,
-		stage.EnvSync+"="+strconv.Itoa(fdSync),
-		stage.EnvFifo+"="+strconv.Itoa(fdFifo),
-		stage.EnvPreserve+"="+strconv.Itoa(n),
-	)
-	if o.console != nil {
-		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
-		extra = append(extra, o.console)
-	}
-	argv, err := r.pipeline(s, o, fdSpec)
+	ch, err := r.chain(s, o, fifo)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	files := map[string]*os.File{fdSpecName: specFile, stage.EnvSync: st.File(), stage.EnvFifo: fifoFile, stage.EnvConsole: o.console}
+	extra := make([]*os.File, len(ch.FDs))
+	for i, d := range ch.FDs {
+		if extra[i] = files[d.Name]; d.Name == fdPreserved {
+			extra[i] = os.NewFile(uintptr(d.Num), "preserved")
+		}
+	}
+	env := append(stage.StripEnv(os.Environ()), ch.Env...)
+	argv := ch.Argv
 	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
 
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -261,56 +267,6 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) e
 			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
 		}
 	}
-}
-
-// pipeline builds the stage chain for a new container. A stage the spec
-// does not need is left out (no seccomp profile, no oci-seccomp).
-func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) ([]string, error) {
-	sfd := strconv.Itoa(fdSpec)
-	var argv []string
-	add := func(name string, opts ...string) error {
-		p, err := r.stagePath(name)
-		if err != nil {
-			return err
-		}
-		if len(argv) > 0 {
-			argv = append(argv, "--")
-		}
-		argv = append(argv, p, "--spec-fd", sfd)
-		argv = append(argv, opts...)
-		return nil
-	}
-	cg := []string{"--bundle", o.Bundle, "--id", o.ID}
-	if r.Systemd {
-		cg = append(cg, "--systemd")
-	}
-	if err := add("oci-cgroup", cg...); err != nil {
-		return nil, err
-	}
-	if err := add("oci-unshare", "--bundle", o.Bundle, "--detach"); err != nil {
-		return nil, err
-	}
-	mnt := []string{"--bundle", o.Bundle}
-	if o.NoPivot {
-		mnt = append(mnt, "--no-pivot")
-	}
-	if err := add("oci-mount", mnt...); err != nil {
-		return nil, err
-	}
-	if s.Linux != nil && s.Linux.Seccomp != nil {
-		if err := add("oci-seccomp"); err != nil {
-			return nil, err
-		}
-	}
-	var ex []string
-	if !o.NoNewKeyring {
-		// runc names the keyring _ses.ID.
-		ex = append(ex, "--session-keyring", "_ses."+o.ID)
-	}
-	if err := add("oci-exec", ex...); err != nil {
-		return nil, err
-	}
-	return argv, nil
 }
 
 func writePidFile(path string, pid int) error {

@@ -64,7 +64,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLSM(p); err != nil {
+	if err := CheckLSM(p); err != nil {
 		return err
 	}
 	h, err := readHandover(s)
