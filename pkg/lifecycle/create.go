@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -78,6 +79,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 		return err
 	}
 	c.State.Creator, c.State.CreatorStart = 0, 0
+	c.State.Chain, c.State.ChainStart = 0, 0
 	if err := c.Save(); err != nil {
 		r.destroy(c)
 		return err
@@ -214,11 +216,24 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	cmd.ExtraFiles = extra
 	cmd.Env = env
 	cmd.Dir = o.Bundle
+	// If this process dies during create, the chain dies with it rather
+	// than go on to make a cgroup after a delete has cleaned up (the
+	// signal is for the first process only: the container's init, its
+	// child, does not inherit it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		st.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	st.Close()
+	if ps, err := proc.ReadStat(cmd.Process.Pid); err == nil {
+		c.State.Chain, c.State.ChainStart = cmd.Process.Pid, ps.StartTime
+		if err := c.Save(); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return err
+		}
+	}
 	err = r.follow(c, s, rt)
 	werr := cmd.Wait()
 	if err == nil && werr != nil {

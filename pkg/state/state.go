@@ -54,9 +54,16 @@ type State struct {
 	// what a killed create left behind.
 	CgroupPaths cgroup.Paths `json:"cgroupPaths"`
 	Systemd     bool         `json:"systemd,omitempty"`
-	// Creator identifies the `create` process while status is creating.
+	// Creator identifies the `create` process until create has finished:
+	// set, the container is creating while that process lives, and
+	// stopped (a create that was killed) when it is gone.
 	Creator      int    `json:"creator,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
+	// Chain is the first process of the stage chain (oci-cgroup, then
+	// oci-unshare) while create runs, so that delete can stop a chain
+	// whose oci-run was killed before it reaches the cgroup.
+	Chain      int    `json:"chain,omitempty"`
+	ChainStart uint64 `json:"chainStart,omitempty"`
 	// Frozen is consulted by Status through FreezerState (set by the
 	// cgroup code); kept out of the file.
 	FreezerState func() (bool, error) `json:"-"`
@@ -227,10 +234,15 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 // Status derives the container's status from the live system.
 func (c *Container) Status() string {
 	st := &c.State
-	if st.Pid == 0 {
-		if st.Creator != 0 && proc.Alive(st.Creator, st.CreatorStart) {
+	if st.Creator != 0 {
+		// Create has not finished: it is running, or it was killed and
+		// what it left can only be deleted.
+		if proc.Alive(st.Creator, st.CreatorStart) {
 			return Creating
 		}
+		return Stopped
+	}
+	if st.Pid == 0 {
 		return Stopped
 	}
 	if !proc.Alive(st.Pid, st.PidStart) {
