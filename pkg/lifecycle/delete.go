@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -13,6 +14,11 @@ import (
 // first.
 func (r *Runtime) Delete(id string, force bool) error {
 	c, err := r.open(id)
+	if force && errors.Is(err, state.ErrNotExist) {
+		// As runc and crun: forcing the removal of what is not there
+		// succeeds, so cleanup after a failed create can always call it.
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,12 @@ type Container struct {
 // ErrNotExist is returned for an unknown container id.
 var ErrNotExist = errors.New("container does not exist")
 
+// notExistError names the id; it is ErrNotExist for errors.Is.
+type notExistError struct{ id string }
+
+func (e notExistError) Error() string        { return "container " + e.id + " does not exist" }
+func (e notExistError) Is(target error) bool { return target == ErrNotExist }
+
 // ErrExist is returned when creating an id that is taken.
 var ErrExist = errors.New("container with id exists")
 
@@ -136,7 +142,7 @@ func (s Store) Open(id string) (*Container, error) {
 	c, err := lockDir(s.dir(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s does not exist", id)
+			return nil, notExistError{id}
 		}
 		return nil, err
 	}
@@ -152,7 +158,7 @@ func (s Store) Peek(id string) (*Container, error) {
 	}
 	c := &Container{Dir: s.dir(id)}
 	if _, err := os.Stat(c.Dir); err != nil {
-		return nil, fmt.Errorf("container %s does not exist", id)
+		return nil, notExistError{id}
 	}
 	return c, c.load(id)
 }
