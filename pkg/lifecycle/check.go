@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,22 +41,22 @@ func (r *Runtime) Check(o CheckOptions) (*preflight.Result, []preflight.Feature)
 	}
 	res := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
 	if err := state.ValidateID(o.ID); err != nil {
-		res.Errors = append(res.Errors, err)
+		res.Add(err)
 	}
 	features := preflight.Host(res, res.Spec)
 	if err := r.checkStages(); err != nil {
-		res.Errors = append(res.Errors, err)
+		res.Add(err)
 	}
 	if res.Spec == nil {
 		return res, features
 	}
 	if err := checkConsole(res.Spec, &o.CreateOptions); err != nil {
-		res.Errors = append(res.Errors, err)
+		res.Add(err)
 	}
 	for _, f := range spec.UnknownFields(res.Raw) {
 		msg := f + ": not a field of the runtime-spec " + specs.Version + ": ignored, as the runtime-spec requires"
 		if o.Strict {
-			res.Errors = append(res.Errors, errors.New(msg))
+			res.Add(errors.New(msg))
 		} else {
 			res.Warn(msg)
 		}
@@ -73,9 +74,16 @@ func (r *Runtime) checkSeccomp(res *preflight.Result) {
 	if err != nil {
 		return // reported by checkStages
 	}
-	fd, err := spec.SealedMemfd("config.json", res.Raw)
+	// Only the profile: the rest of the configuration is checked here,
+	// and a problem there must not hide the profile's.
+	only, err := json.Marshal(specs.Spec{Version: res.Spec.Version, Linux: &specs.Linux{Seccomp: res.Spec.Linux.Seccomp}})
 	if err != nil {
-		res.Errors = append(res.Errors, err)
+		res.Add(err)
+		return
+	}
+	fd, err := spec.SealedMemfd("config.json", only)
+	if err != nil {
+		res.Add(err)
 		return
 	}
 	f := os.NewFile(uintptr(fd), "config.json")
@@ -96,7 +104,7 @@ func (r *Runtime) checkSeccomp(res *preflight.Result) {
 		if msg == "" {
 			msg = fmt.Sprintf("%s --check: %v", p, err)
 		}
-		res.Errors = append(res.Errors, errors.New(strings.TrimPrefix(msg, "oci-seccomp: ")))
+		res.Add(errors.New(strings.TrimPrefix(msg, "oci-seccomp: ")))
 	}
 }
 

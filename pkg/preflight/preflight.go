@@ -57,7 +57,10 @@ func (r *Result) Err() error {
 	return r.Errors[0]
 }
 
-// add records err, split into its fields when it is a spec.Errors list.
+// Add records err, split into its fields when it is a spec.Errors list,
+// unless the same problem is already recorded.
+func (r *Result) Add(err error) { r.add(err) }
+
 func (r *Result) add(err error) {
 	if err == nil {
 		return
