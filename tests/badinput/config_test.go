@@ -200,7 +200,7 @@ func TestBadConfigurations(t *testing.T) {
 		{"seccomp operator", []mutation{set("linux", "seccomp")(obj("defaultAction", "SCMP_ACT_ALLOW", "syscalls", []any{obj("names", []any{"kill"}, "action", "SCMP_ACT_ERRNO", "args", []any{obj("index", 0, "value", 1, "op", "SCMP_CMP_NOPE")})}))}, "linux.seccomp.syscalls[0].args[0].op"},
 		{"seccomp notify without listener", []mutation{set("linux", "seccomp")(obj("defaultAction", "SCMP_ACT_ALLOW", "syscalls", []any{obj("names", []any{"mkdir"}, "action", "SCMP_ACT_NOTIFY")}))}, "linux.seccomp.listenerPath"},
 	}
-	for i, c := range cases {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := writeConfig(t, c.m...)
 			id := testutil.ID(t)
@@ -210,7 +210,6 @@ func TestBadConfigurations(t *testing.T) {
 			if res.Code == 0 || !strings.Contains(res.Stdout, c.want) {
 				t.Errorf("check: exit %d, output does not name %s:\n%s%s", res.Code, c.want, res.Stdout, res.Stderr)
 			}
-			_ = i
 		})
 	}
 }
@@ -222,11 +221,11 @@ func TestBadConfigFiles(t *testing.T) {
 		content string
 		want    string
 	}{
-		"truncated":   {`{"ociVersion": "1.0.2", "process": {`, "config.json: invalid JSON"},
-		"syntax":      {"{\n\"ociVersion\": 1.0.2,,\n}", "config.json: invalid JSON at line 2"},
-		"empty":       {"", "config.json: empty configuration"},
+		"truncated":     {`{"ociVersion": "1.0.2", "process": {`, "config.json: invalid JSON"},
+		"syntax":        {"{\n\"ociVersion\": 1.0.2,,\n}", "config.json: invalid JSON at line 2"},
+		"empty":         {"", "config.json: empty configuration"},
 		"not an object": {`["a"]`, "config.json: (top level)"},
-		"binary":      {"\x7fELF\x00\x01", "config.json: invalid JSON"},
+		"binary":        {"\x7fELF\x00\x01", "config.json: invalid JSON"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
