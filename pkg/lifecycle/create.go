@@ -17,6 +17,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/preflight"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -221,6 +222,13 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	// signal is for the first process only: the container's init, its
 	// child, does not inherit it).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Descriptors this process inherited without close-on-exec, other
+	// than the preserved ones, are the caller's strays: they would go
+	// down the chain and sit in the container's init until its exec.
+	if err := process.CloseOnExecFrom(3 + o.PreserveFDs); err != nil {
+		st.Close()
+		return err
+	}
 	if err := cmd.Start(); err != nil {
 		st.Close()
 		return fmt.Errorf("start %s: %w", argv[0], err)
