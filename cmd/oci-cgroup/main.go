@@ -26,6 +26,7 @@ func main() {
 			})
 			fs.StringVar(&o.PathsFile, "paths", "", "with --join: file with the recorded cgroup paths (JSON) instead of computing them")
 			fs.BoolVar(&o.Rm, "rm", false, "run the next program as a child and remove the cgroup when it exits")
+			fs.BoolVar(&o.DeferPids, "defer-pids", false, "leave pids.max unlimited; the caller sets linux.resources.pids.limit once the runtime's own processes are set up (oci-run does)")
 		},
 		Run: func(s *stage.Stage) error { return cgroup.RunStage(s, o) },
 	})

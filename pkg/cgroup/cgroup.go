@@ -81,6 +81,10 @@ type Plan struct {
 	// KernelTCP is linux.resources.memory.kernelTCP, which the manager
 	// ignores but cgroup v1 still enforces (memory.kmem.tcp.limit_in_bytes).
 	KernelTCP *int64
+	// DeferPids leaves pids.max at "max" in Create; the caller applies
+	// the limit with ApplyDeferred once the runtime's own processes in the
+	// cgroup are set up (see ApplyDeferred).
+	DeferPids bool
 }
 
 // NewPlan computes the container's cgroup from the spec and the container
@@ -218,7 +222,14 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 		}
 		return c, nil
 	}
-	if err := m.Apply(-1); err != nil {
+	// A parent shared with another container can vanish between two
+	// mkdirs when that container's delete removes it (it was empty for a
+	// moment): try again.
+	err = m.Apply(-1)
+	for try := 0; try < 3 && errors.Is(err, os.ErrNotExist); try++ {
+		err = m.Apply(-1)
+	}
+	if err != nil {
 		// v1 cpuset writes cpuset.cpus and cpuset.mems while creating.
 		if named := setError(err); !strings.HasPrefix(named.Error(), "linux.resources: ") {
 			return fail(named)
@@ -230,7 +241,14 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 			return fail(err)
 		}
 	}
-	if err := m.Set(p.Resources); err != nil {
+	res := p.Resources
+	if p.DeferPids && res.PidsLimit != nil {
+		r := *res
+		unlimited := int64(-1)
+		r.PidsLimit = &unlimited
+		res = &r
+	}
+	if err := m.Set(res); err != nil {
 		return fail(setError(err))
 	}
 	if err := setKernelTCP(p.Paths, p.KernelTCP); err != nil {

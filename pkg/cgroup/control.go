@@ -73,6 +73,26 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	return setKernelTCP(c.Paths, kernelTCP(r))
 }
 
+// ApplyDeferred sets the limit Create left out with Plan.DeferPids.
+//
+// pids.max counts threads. The stages that set the container up are Go
+// programs running in its cgroup with several threads each (oci-unshare
+// needs 6 tasks to clone the init), so under a small pids.max they cannot
+// start a container at all, where runc starts one under pids.max 1: runc
+// too applies the limits only after its init is set up, from the parent.
+// oci-run calls this when the init reports ready, before `create` returns
+// and so before the user's program runs.
+func (c *Cgroup) ApplyDeferred(r *specs.LinuxResources) error {
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit == 0 {
+		return nil
+	}
+	l := *r.Pids.Limit
+	if err := c.m.Set(&cgroups.Resources{PidsLimit: &l, SkipDevices: true}); err != nil {
+		return setError(err)
+	}
+	return nil
+}
+
 // Signal sends sig to every process of the container's cgroup and its
 // sub-cgroups (kill --all). The cgroup is frozen while the list is read
 // and signalled so no new process escapes by forking, then returned to its

@@ -110,19 +110,30 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 		return nil, fmt.Errorf("/proc/self/cgroup: %w", err)
 	}
 
-	h := &Host{}
-	seen := map[string]bool{}
-	hasV1, hasV2 := false, false
+	// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+	var mounts [][]string
 	sc = bufio.NewScanner(mountinfo)
 	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
 		fields := strings.Fields(sc.Text())
 		sep := slices.Index(fields, "-")
 		if sep < 5 || sep+3 > len(fields) {
 			continue
 		}
+		mounts = append(mounts, fields)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("/proc/self/mountinfo: %w", err)
+	}
+	h := &Host{}
+	seen := map[string]bool{}
+	hasV1, hasV2 := false, false
+	for i, fields := range mounts {
+		sep := slices.Index(fields, "-")
 		fstype, superOpts := fields[sep+1], fields[sep+3]
 		root, mnt := unescape(fields[3]), unescape(fields[4])
+		if shadowed(mnt, mounts[i+1:]) {
+			continue
+		}
 		var ctrls []string
 		switch fstype {
 		case "cgroup2":
@@ -141,22 +152,24 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 		default:
 			continue
 		}
-		// A hierarchy can be mounted more than once (bind mounts); the
-		// first mount is the one the host set up.
+		ownPath, ok := own[ctrls[0]]
+		if !ok {
+			continue
+		}
+		hi := Hierarchy{Controllers: ctrls, Mountpoint: mnt, Root: root, Own: ownPath}
+		// A hierarchy can be mounted more than once (bind mounts): the one
+		// under /sys/fs/cgroup is the one the system set up, else the first.
 		if seen[ctrls[0]] {
+			i := slices.IndexFunc(h.Hierarchies, func(x Hierarchy) bool { return x.Controllers[0] == ctrls[0] })
+			if i >= 0 && !underCgroupfs(h.Hierarchies[i].Mountpoint) && underCgroupfs(mnt) {
+				h.Hierarchies[i] = hi
+			}
 			continue
 		}
 		for _, c := range ctrls {
 			seen[c] = true
 		}
-		ownPath, ok := own[ctrls[0]]
-		if !ok {
-			continue
-		}
-		h.Hierarchies = append(h.Hierarchies, Hierarchy{Controllers: ctrls, Mountpoint: mnt, Root: root, Own: ownPath})
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("/proc/self/mountinfo: %w", err)
+		h.Hierarchies = append(h.Hierarchies, hi)
 	}
 	switch {
 	case hasV1 && hasV2:
@@ -169,6 +182,23 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 		return nil, errors.New("no cgroup hierarchy is mounted")
 	}
 	return h, nil
+}
+
+func underCgroupfs(p string) bool {
+	return p == "/sys/fs/cgroup" || strings.HasPrefix(p, "/sys/fs/cgroup/")
+}
+
+// shadowed reports whether a mount at mnt is hidden by a later mount (in
+// mountinfo order) at the same place or above it: a cgroup2 mounted over
+// /sys/fs/cgroup hides the v1 hierarchies below it.
+func shadowed(mnt string, later [][]string) bool {
+	for _, f := range later {
+		p := unescape(f[4])
+		if p == mnt || strings.HasPrefix(mnt, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // unescape undoes the octal escapes of mountinfo (\040 for a space).

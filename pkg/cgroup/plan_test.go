@@ -282,3 +282,17 @@ func TestUnescape(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+// A cgroup2 mounted over /sys/fs/cgroup (a container's view, or a test's
+// private mount namespace) hides the v1 hierarchies that are still listed
+// before it.
+func TestParseHostShadowed(t *testing.T) {
+	mi := hybridMountinfo + "90 25 0:50 / /sys/fs/cgroup rw,relatime - cgroup2 cgroup2 rw\n"
+	h, err := parseHost(strings.NewReader(mi), strings.NewReader(hybridCgroup))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Mode != V2 || len(h.Hierarchies) != 1 || h.Hierarchies[0].Mountpoint != "/sys/fs/cgroup" {
+		t.Errorf("mode %v, hierarchies %+v", h.Mode, h.Hierarchies)
+	}
+}

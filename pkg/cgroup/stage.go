@@ -35,6 +35,8 @@ type StageOptions struct {
 	// Rm runs the next program as a child, waits for it, removes the
 	// cgroup and exits with its status: for use without oci-run.
 	Rm bool
+	// DeferPids leaves pids.limit to the caller (Cgroup.ApplyDeferred).
+	DeferPids bool
 }
 
 // RunStage is the oci-cgroup stage: create the container's cgroup with the
@@ -64,6 +66,7 @@ func RunStage(s *stage.Stage, o StageOptions) error {
 	if err != nil {
 		return err
 	}
+	plan.DeferPids = o.DeferPids
 	// A next program that cannot be found would leave a cgroup behind
 	// with this process in it: look first.
 	if err := checkRunnable(s.Next); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/cgroup"
@@ -48,4 +49,14 @@ func destroyCgroups(p cgroup.Paths) error {
 		return err
 	}
 	return c.Destroy()
+}
+
+// applyDeferred sets the limits oci-cgroup left to the runtime
+// (--defer-pids): the runtime's Go stages would count against pids.max.
+func applyDeferred(p cgroup.Paths, s *specs.Spec) error {
+	c, err := loadCgroup(p)
+	if c == nil || err != nil || s.Linux == nil {
+		return err
+	}
+	return c.ApplyDeferred(s.Linux.Resources)
 }

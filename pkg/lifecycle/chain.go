@@ -96,6 +96,9 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int, alone boo
 	}
 	if alone {
 		cg = append(cg, "--rm")
+	} else {
+		// oci-run sets pids.max once the init is ready (applyDeferred).
+		cg = append(cg, "--defer-pids")
 	}
 	if err := add("oci-cgroup", cg...); err != nil {
 		return nil, err

@@ -243,6 +243,9 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		}
 	}
 	err = r.follow(c, s, rt)
+	if err == nil {
+		err = applyDeferred(c.State.CgroupPaths, s)
+	}
 	werr := cmd.Wait()
 	if err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", filepath.Base(argv[0]), werr)

@@ -220,8 +220,9 @@ func TestEventsStatsAndOOM(t *testing.T) {
 		Memory: &specs.LinuxMemory{Limit: ptr[int64](16 << 20), Swap: ptr[int64](16 << 20)},
 		Pids:   &specs.LinuxPids{Limit: ptr[int64](64)},
 	}
-	// The hog waits for the go file, so the event stream is listening first.
-	sc := newStandIn(t, r, `while [ ! -e $0/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; exec sleep 1000`)
+	// The hog runs out of memory again and again until told to stop, so
+	// the event stream sees one whenever it starts listening.
+	sc := newStandIn(t, r, `while [ ! -e $0/stop ]; do dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; sleep 0.1; done; exec sleep 1000`)
 	out := sc.must("events", "--stats", sc.id)
 	var ev struct {
 		Type string `json:"type"`
@@ -258,14 +259,6 @@ func TestEventsStatsAndOOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	// Let the stream register its OOM watch (an eventfd on v1, inotify on
-	// v2) before the hog starts.
-	for !slices.ContainsFunc(fds(cmd.Process.Pid), func(l string) bool {
-		return l == "anon_inode:[eventfd]" || l == "anon_inode:inotify"
-	}) {
-		time.Sleep(time.Millisecond)
-	}
-	os.WriteFile(filepath.Join(sc.dir, "go"), nil, 0o644)
 	dec := json.NewDecoder(stdout)
 	var oom struct{ Type, ID string }
 	if err := dec.Decode(&oom); err != nil {
@@ -274,28 +267,19 @@ func TestEventsStatsAndOOM(t *testing.T) {
 	if oom.Type != "oom" || oom.ID != sc.id {
 		t.Errorf("event %+v, want oom", oom)
 	}
+	os.WriteFile(filepath.Join(sc.dir, "stop"), nil, 0o644)
 	// The notification comes when the cgroup is out of memory; the kill
 	// follows.
 	for {
 		n, err := sc.cg.OOMKills()
-		if err != nil || n > 1 {
-			t.Fatalf("oom kills %d %v", n, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if n == 1 {
+		if n > 0 {
 			break
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func fds(pid int) []string {
-	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	var out []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + e.Name())
-		out = append(out, l)
-	}
-	return out
 }
 
 // ps lists the pids of the container's cgroup, as JSON and as ps rows;

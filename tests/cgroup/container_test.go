@@ -67,6 +67,9 @@ func (r *runtime) must(args ...string) string {
 func containerSpec(script string, r *specs.LinuxResources) *specs.Spec {
 	s := testutil.Spec("", "sh", "-c", script)
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	// The rootfs is read-only and shared: scratch space for the scripts,
+	// which the test reaches through /proc/PID/root/tmp.
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}})
 	if r != nil {
 		r.Devices = append(s.Linux.Resources.Devices, r.Devices...)
 		s.Linux.Resources = r
@@ -74,33 +77,40 @@ func containerSpec(script string, r *specs.LinuxResources) *specs.Spec {
 	return s
 }
 
-// start creates and starts a detached container whose output goes to a
-// file; it is deleted (and checked for leaks) at the end of the test.
-func (r *runtime) start(s *specs.Spec) (id string, out string, c *cgroup.Cgroup) {
+// create creates a container whose stdio (which it keeps open, as a
+// detached container does) goes to the file out.
+func (r *runtime) create(bundle, id, out string) {
 	r.t.Helper()
-	id = testutil.ID(r.t)
-	bundle := testutil.Bundle(r.t, s)
-	out = filepath.Join(r.t.TempDir(), "out")
-	f, err := os.Create(out)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	defer f.Close()
 	cmd := exec.Command(testutil.Bin(r.t, "oci-run"), "--root", r.root, "create", "--bundle", bundle, id)
+	// Files, not pipes: the container keeps them open after create.
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Run(); err != nil {
 		b, _ := os.ReadFile(out)
-		r.t.Fatalf("create: %v: %s", err, b)
+		r.t.Fatalf("create %s: %v: %s", id, err, b)
 	}
+}
+
+// start creates and starts a detached container whose output goes to a
+// file; it is deleted (and checked for leaks) at the end of the test.
+func (r *runtime) start(s *specs.Spec) (id string, out string, c *cgroup.Cgroup) {
+	r.t.Helper()
+	id = testutil.ID(r.t)
+	out = filepath.Join(r.t.TempDir(), "out")
 	r.t.Cleanup(func() {
 		r.ociRun("", "delete", "--force", id)
 		noLeak(r.t, id)
 	})
+	r.create(testutil.Bundle(r.t, s), id, out)
 	r.must("start", id)
 	var st state.State
 	b, _ := os.ReadFile(filepath.Join(r.root, id, state.StateFile))
 	json.Unmarshal(b, &st)
-	c, err = cgroup.Load(st.CgroupPaths)
+	c, err := cgroup.Load(st.CgroupPaths)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -155,10 +165,12 @@ func TestContainerSeesOwnCgroup(t *testing.T) {
 }
 
 // OOM kill under a memory limit, from inside (dd killed) and from the
-// host (oom_kill count, events oom).
+// host (oom_kill count, events oom). The container keeps running out of
+// memory until the test has seen the event, so it does not matter when
+// the event stream started listening.
 func TestContainerOOM(t *testing.T) {
 	rt := newRuntime(t)
-	s := containerSpec(`while [ ! -e /tmp/go ]; do sleep 0.05; done; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; sleep 1000`,
+	s := containerSpec(`while [ ! -e /tmp/stop ]; do dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo dd=$?; sleep 0.1; done; sleep 1000`,
 		&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](24 << 20), Swap: ptr[int64](24 << 20)}})
 	id, out, c := rt.start(s)
 	ev := exec.Command(testutil.Bin(t, "oci-run"), "--root", rt.root, "events", "--interval", "1h", id)
@@ -167,31 +179,17 @@ func TestContainerOOM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { ev.Process.Kill(); ev.Wait() }()
-	for !hasWatch(ev.Process.Pid) {
-		time.Sleep(time.Millisecond)
-	}
-	pid := rt.initPid(id)
-	os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/go", pid), nil, 0o644)
-	got := waitFor(t, out, "dd=")
-	if !strings.Contains(got, "dd=137") {
-		t.Errorf("dd was not OOM-killed: %s", got)
-	}
 	var e cgroup.Event
 	if err := json.NewDecoder(stdout).Decode(&e); err != nil || e.Type != "oom" || e.ID != id {
 		t.Errorf("event %+v %v, want oom", e, err)
 	}
-	if n, _ := c.OOMKills(); n != 1 {
-		t.Errorf("oom_kill %d", n)
+	os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/stop", rt.initPid(id)), nil, 0o644)
+	if got := waitFor(t, out, "dd=137"); strings.Contains(got, "dd=0") {
+		t.Errorf("dd ran to completion under the limit: %s", got)
 	}
-}
-
-func hasWatch(pid int) bool {
-	for _, l := range fds(pid) {
-		if l == "anon_inode:[eventfd]" || l == "anon_inode:inotify" {
-			return true
-		}
+	if n, _ := c.OOMKills(); n == 0 {
+		t.Errorf("oom_kill count 0")
 	}
-	return false
 }
 
 func (r *runtime) initPid(id string) int {
@@ -308,6 +306,7 @@ func TestContainerPsKillAll(t *testing.T) {
 func TestCyclesLeaveNothing(t *testing.T) {
 	rt := newRuntime(t)
 	base := testutil.ID(t)
+	t.Cleanup(func() { noLeak(t, base) })
 	for i := 0; i < 100; i++ {
 		id := fmt.Sprintf("%s-%d", base, i)
 		s := testutil.Spec("", "true")
@@ -321,13 +320,57 @@ func TestCyclesLeaveNothing(t *testing.T) {
 		default:
 			s.Linux.CgroupsPath = ""
 		}
-		bundle := testutil.Bundle(t, s)
-		rt.must("create", "--bundle", bundle, id)
-		rt.must("start", id)
+		out := filepath.Join(t.TempDir(), "out")
+		t.Cleanup(func() { rt.ociRun("", "delete", "--force", id) })
+		rt.create(testutil.Bundle(t, s), id, out)
+		if _, errOut, code := rt.ociRun("", "start", id); code != 0 {
+			b, _ := os.ReadFile(out)
+			var st state.State
+			sb, _ := os.ReadFile(filepath.Join(rt.root, id, state.StateFile))
+			json.Unmarshal(sb, &st)
+			t.Fatalf("start %s: %s; container output %q; init pid in state.json: %d", id, errOut, b, st.Pid)
+		}
 		for rt.status(id) != "stopped" {
 			time.Sleep(time.Millisecond)
 		}
 		rt.must("delete", id)
 	}
 	noLeak(t, base)
+}
+
+// The event stream prints a stats event every interval and ends when the
+// container stops.
+func TestContainerEventsStream(t *testing.T) {
+	rt := newRuntime(t)
+	s := containerSpec(`while [ ! -e /tmp/stop ]; do sleep 0.05; done`, nil)
+	id, _, _ := rt.start(s)
+	ev := exec.Command(testutil.Bin(t, "oci-run"), "--root", rt.root, "events", "--interval", "50ms", id)
+	stdout, _ := ev.StdoutPipe()
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(stdout)
+	for i := 0; i < 2; i++ {
+		var e struct {
+			Type string
+			ID   string
+			Data struct{ Pids struct{ Current int } }
+		}
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type != "stats" || e.ID != id || e.Data.Pids.Current == 0 {
+			t.Errorf("event %d: %+v", i, e)
+		}
+	}
+	os.WriteFile(fmt.Sprintf("/proc/%d/root/tmp/stop", rt.initPid(id)), nil, 0o644)
+	for dec.More() {
+		var e cgroup.Event
+		if err := dec.Decode(&e); err != nil {
+			break
+		}
+	}
+	if err := ev.Wait(); err != nil {
+		t.Errorf("events after the container stopped: %v", err)
+	}
 }

@@ -3,12 +3,15 @@ package cgroup_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/oci-run/oci-run/internal/testutil"
 	"github.com/oci-run/oci-run/pkg/state"
@@ -107,4 +110,47 @@ func TestFailedCreateLeavesNoCgroup(t *testing.T) {
 		t.Logf("stderr: %s", errb.String())
 	}
 	noLeak(t, id)
+}
+
+// Containers that share created parents, made and removed concurrently:
+// every one succeeds (a parent removed by a sibling's delete between two
+// mkdirs is made again) and no container cgroup is left. A shared parent
+// that a sibling had already made when this container was planned is not
+// this container's to remove: such parents may stay (the safe side; runc
+// leaves every parent), and are cleaned up here.
+func TestSharedParentsConcurrently(t *testing.T) {
+	requireV1(t)
+	base := testutil.ID(t)
+	defer func() {
+		for _, d := range testutil.CgroupDirs(t, base) {
+			removeCgroupTree(d)
+		}
+	}()
+	for round := 0; round < 5; round++ {
+		errs := make(chan string, 8)
+		for i := 0; i < 8; i++ {
+			go func(i int) {
+				s := config(fmt.Sprintf("/%s/shared/%d/c%d", base, i%2, i), &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](10)}})
+				res := runStage(t, s, "--rm", "--", "true")
+				if res.err != nil {
+					errs <- fmt.Sprintf("%d: %v %s", i, res.err, res.stderr)
+					return
+				}
+				errs <- ""
+			}(i)
+		}
+		for i := 0; i < 8; i++ {
+			if e := <-errs; e != "" {
+				t.Error(e)
+			}
+		}
+		for _, d := range testutil.CgroupDirs(t, base) {
+			filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+				if err == nil && e.IsDir() && strings.HasPrefix(e.Name(), "c") {
+					t.Errorf("container cgroup left: %s", p)
+				}
+				return nil
+			})
+		}
+	}
 }

@@ -7,6 +7,7 @@ package cgroup_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/internal/testutil"
 	"github.com/oci-run/oci-run/pkg/cgroup"
@@ -440,4 +442,75 @@ d=/sys/fs/cgroup/devices$(sed -n 's/^[0-9]*:devices://p' /proc/self/cgroup); cat
 		t.Errorf("devices.list does not start with the spec's rules in order:\n%s", res.stdout)
 	}
 	noLeak(t, name)
+}
+
+// The rest of linux.resources this host supports, read back from the
+// host's files; what it does not support is refused naming the field.
+func TestMoreLimits(t *testing.T) {
+	requireV1(t)
+	name := testutil.ID(t)
+	var st unix.Stat_t
+	if err := unix.Stat("/dev/vda", &st); err != nil {
+		t.Skip("no /dev/vda to throttle")
+	}
+	major, minor := int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	dev := specs.LinuxBlockIODevice{Major: major, Minor: minor}
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: ptr[int64](64 << 20), DisableOOMKiller: ptr(true), KernelTCP: ptr[int64](8 << 20)},
+		CPU: &specs.LinuxCPU{Quota: ptr[int64](50000), Period: ptr[uint64](100000), Burst: ptr[uint64](20000), Idle: ptr[int64](1),
+			RealtimePeriod: ptr[uint64](1000000), RealtimeRuntime: ptr[int64](10000)},
+		BlockIO: &specs.LinuxBlockIO{
+			Weight:                  ptr[uint16](500),
+			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 1 << 20}},
+			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: dev, Rate: 100}},
+		},
+	}
+	c := loadPlanned(t, config(name, r), name)
+	res := runStage(t, config(name, r), "--id", name, "--", "true")
+	defer func() {
+		if err := c.Destroy(); err != nil {
+			t.Error(err)
+		}
+		noLeak(t, name)
+	}()
+	if res.err != nil {
+		t.Fatalf("%v: %s", res.err, res.stderr)
+	}
+	mem, cpu, blkio := c.Paths.Dir("memory"), c.Paths.Dir("cpu"), c.Paths.Dir("blkio")
+	d := fmt.Sprintf("%d:%d", major, minor)
+	for file, want := range map[string]string{
+		cpu + "/cpu.cfs_burst_us":                   "20000",
+		cpu + "/cpu.idle":                           "1",
+		cpu + "/cpu.rt_period_us":                   "1000000",
+		cpu + "/cpu.rt_runtime_us":                  "10000",
+		mem + "/memory.kmem.tcp.limit_in_bytes":     "8388608",
+		blkio + "/blkio.bfq.weight":                 "500",
+		blkio + "/blkio.throttle.read_bps_device":   d + " 1048576",
+		blkio + "/blkio.throttle.write_iops_device": d + " 100",
+	} {
+		if got := read(t, file); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if got := read(t, mem+"/memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control:\n%s", got)
+	}
+
+	for _, tt := range []struct {
+		r    *specs.LinuxResources
+		want string
+	}{
+		{&specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}}, "linux.resources.hugepageLimits: "},
+		{&specs.LinuxResources{Network: &specs.LinuxNetwork{Priorities: []specs.LinuxInterfacePriority{{Name: "eth0", Priority: 1}}}}, "linux.resources.network.priorities: "},
+		{&specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx5_1": {HcaHandles: ptr[uint32](3)}}}, "linux.resources.rdma: "},
+		// No CFQ in 6.x: blkio.leaf_weight is gone (the weight goes to BFQ).
+		{&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: ptr[uint16](500)}}, "linux.resources.blockIO.leafWeight: "},
+	} {
+		n := name + "-refused"
+		res := runStage(t, config(n, tt.r), "--", "true")
+		if res.err == nil || !strings.Contains(res.stderr, tt.want) {
+			t.Errorf("got %v %q, want %q", res.err, res.stderr, tt.want)
+		}
+		noLeak(t, n)
+	}
 }
