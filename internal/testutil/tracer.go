@@ -59,6 +59,7 @@ type Tracer struct {
 	t      testing.TB
 	helper *exec.Cmd
 	cmds   *os.File
+	evFile *os.File
 	events *bufio.Scanner
 	// Pid is the traced command's pid.
 	Pid  int
@@ -90,7 +91,7 @@ func StartTraced(t testing.TB, stdout, stderr *os.File, env []string, argv ...st
 	}
 	cmdR.Close()
 	evW.Close()
-	tr := &Tracer{t: t, helper: h, cmds: cmdW, events: bufio.NewScanner(evR)}
+	tr := &Tracer{t: t, helper: h, cmds: cmdW, evFile: evR, events: bufio.NewScanner(evR)}
 	t.Cleanup(tr.Close)
 	return tr
 }
@@ -143,6 +144,7 @@ func (tr *Tracer) Close() {
 	tr.cmds = nil
 	tr.helper.Process.Kill()
 	tr.helper.Wait()
+	tr.evFile.Close()
 }
 
 // TracerMain runs the tracer when the test binary was started as one (by

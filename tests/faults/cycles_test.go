@@ -51,7 +51,8 @@ func TestCyclesLeakNothing(t *testing.T) {
 		t.Fatalf("only %d of %d cycles ran", done.Load(), leakCycles)
 	}
 	waitNoLeaks(t, marker, r.Root, short, long)
-	if after := countFDs(t); after != fdsBefore {
+	// Fewer is fine: files of earlier tests closed by the collector.
+	if after := countFDs(t); after > fdsBefore {
 		t.Errorf("the test process had %d descriptors before the cycles and %d after", fdsBefore, after)
 	}
 }
