@@ -69,7 +69,8 @@ func (r *Runtime) Create(o CreateOptions) error {
 		Creator:      os.Getpid(),
 		CreatorStart: self.StartTime,
 	}
-	if err := c.Save(); err == nil {
+	err = c.Save()
+	if err == nil {
 		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
 	}
 	if err == nil {
