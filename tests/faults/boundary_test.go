@@ -3,6 +3,7 @@ package faults
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -31,6 +32,30 @@ func faultSpec() *specs.Spec {
 		DefaultAction: specs.ActAllow,
 		Syscalls:      []specs.LinuxSyscall{{Names: []string{"mknod"}, Action: specs.ActErrno}},
 	}
+	return s
+}
+
+// userSpec is faultSpec in a user namespace (the chain writes the id maps
+// from oci-unshare's parent, between the clone and the child's exec), on
+// a rootfs the mapped root owns.
+func userSpec(t *testing.T) *specs.Spec {
+	rootfs := testutil.NewRootfs(t)
+	// The mapped root must reach it: the test's temporary directories
+	// are 0700.
+	for d := filepath.Dir(rootfs); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	filepath.Walk(rootfs, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			os.Lchown(p, 100000, 100000)
+		}
+		return nil
+	})
+	s := faultSpec()
+	s.Root.Path = rootfs
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 	return s
 }
 
@@ -68,8 +93,17 @@ func boundaries(t *testing.T, r *testutil.Runtime, bundle string) []boundary {
 // process at the boundary: then delete --force leaves nothing, and the
 // container never counts as created with an init that is not there.
 func TestKillAtEveryBoundary(t *testing.T) {
+	killAtEveryBoundary(t, faultSpec())
+}
+
+// The same with a user namespace.
+func TestKillAtEveryBoundaryUserNamespace(t *testing.T) {
+	killAtEveryBoundary(t, userSpec(t))
+}
+
+func killAtEveryBoundary(t *testing.T, s *specs.Spec) {
 	r := testutil.NewRuntime(t)
-	bundle := testutil.Bundle(t, faultSpec())
+	bundle := testutil.Bundle(t, s)
 	list := boundaries(t, r, bundle)
 	t.Logf("boundaries: %v", list)
 	if len(list) < 7 {
