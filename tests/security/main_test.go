@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -41,3 +42,5 @@ func section(out, name string) string {
 	}
 	return rest
 }
+
+func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
