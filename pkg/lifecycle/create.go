@@ -243,7 +243,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 			return err
 		}
 	}
-	err = r.follow(c, s, rt)
+	err = r.follow(c, s, rt, cmd.Process.Pid)
 	if err == nil {
 		err = applyDeferred(c.State.CgroupPaths, s)
 	}
@@ -255,9 +255,33 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 }
 
 // follow reads the chain's messages until ready.
-func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) error {
+//
+// The pid comes from oci-unshare and ready from oci-exec, two processes
+// writing the same socket: ready can arrive first. The pid is sent before
+// oci-unshare (head, the process oci-run started) exits, so after ready
+// the loop waits for it as long as head is alive.
+func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, head int) error {
+	ready := false
 	for {
-		m, err := rt.Recv()
+		if ready && c.State.Pid != 0 {
+			return nil
+		}
+		var m syncsock.Message
+		var err error
+		if ready {
+			m, err = rt.RecvTimeout(100 * time.Millisecond)
+			if errors.Is(err, syncsock.ErrTimeout) {
+				if st, serr := proc.ReadStat(head); serr != nil || st.State == 'Z' {
+					if m, err = rt.RecvTimeout(0); err != nil {
+						return errors.New("the container's init is ready but its pid was never reported")
+					}
+				} else {
+					continue
+				}
+			}
+		} else {
+			m, err = rt.Recv()
+		}
 		if errors.Is(err, io.EOF) {
 			return errors.New("container init exited before it was ready (see the container's stderr)")
 		}
@@ -279,7 +303,7 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn) e
 		case syncsock.TypeError:
 			return errors.New(m.Error)
 		case syncsock.TypeReady:
-			return nil
+			ready = true
 		case syncsock.TypeHook:
 			if err := rt.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/state"
 )
 
@@ -25,6 +26,11 @@ func (r *Runtime) Start(id string) error {
 		return errors.New("cannot start an already running container")
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", status)
+	}
+	// runtime-spec: process is optional at create; start MUST then fail
+	// (and leaves the container as it is).
+	if cfg, _, err := spec.LoadFile(c.Path(state.ConfigFile)); err == nil && cfg.Process == nil {
+		return fmt.Errorf("cannot start container %s: its configuration has no process", id)
 	}
 	fifo := c.Path(state.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)

@@ -56,6 +56,9 @@ func Run(s *stage.Stage, o Options) error {
 	// restoring prlimit call would run under the seccomp filter.
 	stage.RestoreNofile()
 
+	if s.Spec.Process == nil {
+		return noProcess(s)
+	}
 	host, err := capability.ReadHost()
 	if err != nil {
 		return err
@@ -457,6 +460,26 @@ func CloseOnExecFrom(first int) error {
 		}
 	}
 	return nil
+}
+
+// noProcess is the init of a container created without process
+// (runtime-spec: process is optional at create, start then fails): it
+// holds the namespaces until the container is deleted.
+func noProcess(s *stage.Stage) error {
+	fifo, ok, err := stage.InheritedFD(stage.EnvFifo)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errors.New("process: not set in the configuration: nothing to run")
+	}
+	if err := s.Send(syncsock.Message{Type: syncsock.TypeReady}); err != nil {
+		return err
+	}
+	if err := waitFifo(fifo); err != nil {
+		return err
+	}
+	return errors.New("process: not set in the configuration: nothing to start")
 }
 
 // waitFifo blocks until `oci-run start` writes a byte into the exec fifo.

@@ -71,9 +71,6 @@ func Validate(s *specs.Spec, bundle string, p Purpose) error {
 			// which must be the directory itself.
 			c.add("root.path", "%q is reached through a symlink (it is %q): give the real path", RootPath(s, bundle), real)
 		}
-		if s.Process == nil {
-			c.add("process", "must be set to create a container")
-		}
 	}
 	if s.Process != nil {
 		validateProcess(c, s.Process, p)

@@ -27,7 +27,6 @@ func TestValidateErrorsNameTheField(t *testing.T) {
 	}{
 		{func(s *specs.Spec) { s.Root = nil }, "root.path"},
 		{func(s *specs.Spec) { s.Root.Path = "/nonexistent/rootfs" }, "root.path"},
-		{func(s *specs.Spec) { s.Process = nil }, "process"},
 		{func(s *specs.Spec) { s.Process.Args = nil }, "process.args"},
 		{func(s *specs.Spec) { s.Process.Cwd = "rel" }, "process.cwd"},
 		{func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOEQUALS") }, "process.env[2]"},

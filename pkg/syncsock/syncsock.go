@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -127,6 +128,27 @@ func (c *Conn) Recv() (Message, error) {
 		}
 		m.Files = files
 		return m, nil
+	}
+}
+
+// ErrTimeout is returned by RecvTimeout when no message came in time.
+var ErrTimeout = errors.New("sync socket: timeout")
+
+// RecvTimeout is Recv that gives up after d (0: only what is queued).
+func (c *Conn) RecvTimeout(d time.Duration) (Message, error) {
+	fds := []unix.PollFd{{Fd: int32(c.f.Fd()), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, int(d.Milliseconds()))
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return Message{}, fmt.Errorf("sync socket: poll: %w", err)
+		}
+		if n == 0 {
+			return Message{}, ErrTimeout
+		}
+		return c.Recv()
 	}
 }
 

@@ -128,7 +128,6 @@ func TestBadConfigurations(t *testing.T) {
 		{"rootfs missing", []mutation{set("root", "path")("/nonexistent/rootfs")}, "root.path"},
 		{"rootfs a file", []mutation{set("root", "path")(aFile)}, "root.path"},
 		{"rootfs through a symlink", []mutation{set("root", "path")(rootfsLink)}, "root.path"},
-		{"no process", []mutation{del("process")}, "process"},
 		{"empty args", []mutation{set("process", "args")([]any{})}, "process.args"},
 		{"relative cwd", []mutation{set("process", "cwd")("tmp")}, "process.cwd"},
 		{"env without =", []mutation{appendTo("process", "env")("NOEQUALS")}, "process.env[2]"},

@@ -461,3 +461,26 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: %q", out)
 	}
 }
+
+// runtime-spec: process is optional at create; start must then fail and
+// leave the container as it is, and delete --force cleans up.
+func TestCreateWithoutProcess(t *testing.T) {
+	r := newRT(t)
+	s := testutil.Spec(testutil.SharedRootfs(t), "true")
+	s.Process = nil
+	b := testutil.Bundle(t, s)
+	id := testutil.ID(t)
+	r.must("create", "-b", b, id)
+	if st := r.state(id); st.Status != specs.StateCreated || st.Pid == 0 {
+		t.Fatalf("after create: %+v", st)
+	}
+	res := r.run("start", id)
+	if res.code == 0 || !strings.Contains(res.stderr, "no process") {
+		t.Fatalf("start: %+v", res)
+	}
+	if st := r.state(id); st.Status != specs.StateCreated {
+		t.Fatalf("refused start changed the container: %s", st.Status)
+	}
+	r.must("delete", "--force", id)
+	r.noLeaks(id, nil)
+}
