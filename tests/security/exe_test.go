@@ -32,8 +32,12 @@ type attacker struct {
 }
 
 const scanScript = `
+exec 2>>/ctl/err
 while :; do
-  read n < /ctl/go || exit 0
+  # A read can come back empty (interrupted: this shell is pid 1 of the
+  # namespace other containers join, and their orphans come to it).
+  read n < /ctl/go || { echo "empty read" >&2; continue; }
+  [ -n "$n" ] || continue
   {
   for d in /proc/[0-9]*; do
     p=${d#/proc/}
@@ -84,9 +88,21 @@ func startAttacker(t *testing.T, r *testutil.Runtime) *attacker {
 // scan asks for one look and returns the lines that report a finding.
 func (a *attacker) scan(when string) []string {
 	a.n++
-	f, err := os.OpenFile(filepath.Join(a.ctl, "go"), os.O_WRONLY, 0)
-	if err != nil {
-		a.t.Fatal(err)
+	var f *os.File
+	for start := time.Now(); ; {
+		fd, err := unix.Open(filepath.Join(a.ctl, "go"), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			f = os.NewFile(uintptr(fd), "go")
+			break
+		}
+		if err != unix.ENXIO {
+			a.t.Fatal(err)
+		}
+		if time.Since(start) > 20*time.Second {
+			errs, _ := os.ReadFile(filepath.Join(a.ctl, "err"))
+			a.t.Fatalf("%s: the attacker does not read its fifo (status %s): %s\nits stderr: %s", when, a.r.Status(a.id), a.processes(), errs)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 	fmt.Fprintln(f, a.n)
 	f.Close()
@@ -109,6 +125,23 @@ func (a *attacker) scan(when string) []string {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// processes describes the attacker's processes, to say where one hangs.
+func (a *attacker) processes() string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cg, _ := os.ReadFile("/proc/" + e.Name() + "/cgroup")
+		if !strings.Contains(string(cg), a.id) {
+			continue
+		}
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		wchan, _ := os.ReadFile("/proc/" + e.Name() + "/wchan")
+		stack, _ := os.ReadFile("/proc/" + e.Name() + "/stack")
+		out = append(out, fmt.Sprintf("%s wchan=%s\n%s", strings.TrimSpace(string(stat)), wchan, stack))
+	}
+	return strings.Join(out, "\n")
 }
 
 // CVE-2019-5736: a container that joins the pid namespace of a running
@@ -136,7 +169,9 @@ func TestNoRuntimeBinaryInTheContainersPidNamespace(t *testing.T) {
 	id := testutil.ID(t)
 	out, errf := testutil.OutputFiles(t)
 	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "create", "-b", b, id)
-	defer r.Run("delete", "--force", id)
+	// A create stopped by the tracer holds the container's lock: let it
+	// go before delete takes the lock.
+	defer func() { tr.Close(); r.Run("delete", "--force", id) }()
 	boundaries := 0
 	for {
 		e := tr.Next()
