@@ -53,7 +53,11 @@ func TestInvalidIDs(t *testing.T) {
 			{"create", "-b", b, id}, {"run", "-b", b, id}, {"start", id}, {"state", id},
 			{"kill", id, "KILL"}, {"delete", id}, {"delete", "--force", id}, {"pause", id},
 			{"resume", id}, {"ps", id}, {"events", "--stats", id}, {"explain", "-b", b, id},
+			{"exec", id, "true"},
 		} {
+			if cmd[0] == "exec" && !hasExec(r) {
+				continue
+			}
 			want := "container id"
 			if id == "-x" {
 				want = "-x" // taken for an option, and named as one
@@ -79,6 +83,9 @@ func TestUnknownID(t *testing.T) {
 		{"update", "--memory", "1M", id},
 	} {
 		refused(t, r, id, id+" does not exist", nil, cmd...)
+	}
+	if hasExec(r) {
+		refused(t, r, id, id+" does not exist", nil, "exec", id, "true")
 	}
 	// runc and crun: forcing the delete of nothing succeeds.
 	r.Must("delete", "--force", id)
@@ -121,6 +128,9 @@ func TestWrongState(t *testing.T) {
 	refused(t, r, "", "not stopped", nil, "delete", id)
 	refused(t, r, "", "not paused", nil, "resume", id)
 	r.Must("pause", id)
+	if hasExec(r) {
+		refused(t, r, "", "paused", nil, "exec", id, "true")
+	}
 	refused(t, r, "", "already running", nil, "start", id)
 	refused(t, r, "", "not stopped", nil, "delete", id)
 	r.Must("resume", id)
@@ -132,6 +142,9 @@ func TestWrongState(t *testing.T) {
 	refused(t, r, "", "stopped", nil, "start", id)
 	refused(t, r, "", "not running", nil, "kill", id, "TERM")
 	refused(t, r, "", "not running", nil, "pause", id)
+	if hasExec(r) {
+		refused(t, r, "", "stopped", nil, "exec", id, "true")
+	}
 	r.Must("delete", id)
 	testutil.NoLeaks(t, id, r.Root, b)
 }
@@ -156,3 +169,6 @@ func TestBadOptions(t *testing.T) {
 	refused(t, r, id, "--log-format", dirs, "--log-format", "xml", "create", "-b", b, id)
 	refused(t, r, id, "stage binary", dirs, "--stage-dir", "/nonexistent", "create", "-b", b, id)
 }
+
+// hasExec reports whether this build has oci-run exec.
+func hasExec(r *testutil.Runtime) bool { return r.Run("exec", "--help").Code == 0 }
