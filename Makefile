@@ -16,7 +16,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 # runtime starts (pkg/nsjoin), and runs from a sealed copy in the container.
 STATIC_CGO := oci-seccomp oci-unshare
 
-.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite fuzz fuzz-seeds FORCE
+.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite e2e e2e-deps fuzz fuzz-seeds FORCE
 all: build
 
 build: $(addprefix bin/,$(BINS))
@@ -126,5 +126,22 @@ conformance: conformance-suite $(if $(filter bin/oci-run,$(RUNTIME)),build)
 		-out $(CONFORMANCE_DIR)/$(notdir $(RUNTIME)) -timeout $(CONFORMANCE_TIMEOUT) \
 		$(if $(CONFORMANCE_EXPECTED),-expected $(CONFORMANCE_EXPECTED)) \
 		$(if $(value CONFORMANCE_RUN),-run '$(value CONFORMANCE_RUN)') $(CONFORMANCE_FLAGS)
+
+# ---- end to end: podman, containerd (ctr) and Docker over the runtime ----
+# make e2e                    bin/oci-run
+# make e2e E2E_RUNTIME=runc   the same suite against runc (the suite's own check)
+# Installs the engines from apt first (scripts/e2e-deps); starts its own
+# containerd and dockerd (private state, sockets, cgroup parents) and
+# removes everything it made.
+E2E_RUNTIME ?= $(CURDIR)/bin/oci-run
+E2E_TIMEOUT ?= 15m
+E2E_RUN     ?=
+e2e-deps:
+	scripts/e2e-deps
+
+e2e: e2e-deps $(if $(filter $(CURDIR)/bin/oci-run,$(E2E_RUNTIME)),build)
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e: needs root" >&2; exit 1; }
+	E2E_RUNTIME=$(E2E_RUNTIME) $(GO) test -tags e2e -count=1 -v -timeout $(E2E_TIMEOUT) \
+		$(if $(E2E_RUN),-run '$(E2E_RUN)') ./tests/e2e
 
 FORCE:

@@ -18,7 +18,7 @@ func main() {
 	var o process.Options
 	stage.Main(stage.Def{
 		Name:     "oci-exec",
-		Synopsis: "oci-exec [--spec-fd N] [--bundle DIR] [--session-keyring NAME]",
+		Synopsis: "oci-exec [--spec-fd N] [--bundle DIR] [--session-keyring NAME] [--id ID]",
 		Usage: `
 Set up the current process as the configuration's process and exec
 process.args, in the current namespaces and root: session keyring,
@@ -28,7 +28,8 @@ ioPriority, execCPUAffinity.final, memoryPolicy, apparmorProfile and
 selinuxLabel, then the user (uid, gid, additionalGids; HOME from
 /etc/passwd), the five capability sets, noNewPrivileges and the seccomp
 filter, the ready message on the sync socket and the wait on the exec fifo
-(OCI_FIFO_FD). Every descriptor above 2 + OCI_PRESERVE_FDS is closed at
+(OCI_FIFO_FD), hooks.startContainer (after the wait, with the container's
+state on their stdin; only with an exec fifo). Every descriptor above 2 + OCI_PRESERVE_FDS is closed at
 exec; the program gets process.env (PATH and HOME defaulted) only.
 
 Seccomp: oci-exec installs the program that oci-seccomp compiled and
@@ -43,6 +44,7 @@ Example:
 		Terminal: true,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.SessionKeyring, "session-keyring", "", "join a new session keyring of this name (runc: _ses.ID)")
+			fs.StringVar(&o.ID, "id", "", "container id, for the state on the stdin of hooks.startContainer")
 		},
 		Run: func(s *stage.Stage) error { return process.Run(s, o) },
 	})

@@ -22,11 +22,18 @@ linux.readonlyPaths, linux.sysctl, linux.mountLabel), make it the root
 with pivot_root (chroot with --no-pivot), and exec NEXT inside it. Every
 path inside the rootfs is resolved inside it, symlinks included.
 
-It must run in a mount namespace of its own (it refuses the host's), as
-pid 1 of the container's pid namespace in a chain. Standalone, unshare(1)
-provides the namespaces; NEXT is then looked up inside the rootfs:
+With a "mount" entry in linux.namespaces it must run in that new mount
+namespace (it refuses the host's), as pid 1 of the container's pid
+namespace in a chain. Standalone, unshare(1) provides the namespaces;
+NEXT is then looked up inside the rootfs:
 
   unshare -m -p -f oci-mount --bundle mybundle 3<mybundle/config.json -- /bin/sh
+
+Without a "mount" entry (the caller's mount namespace), or with one joined
+by path (run after oci-unshare or nsenter -m), nothing outside the rootfs
+changes: the rootfs is bound onto itself, everything is mounted below it,
+and it is entered with chroot (--no-pivot does not apply). oci-run delete
+removes those mounts; run alone, they stay until unmounted (umount -R).
 
 A stage named in NEXT (oci-seccomp, oci-exec) is exec'd from a sealed copy
 made before the pivot (or handed down in OCI_STAGE_FDS).`,

@@ -78,7 +78,7 @@ func run(args []string) int {
 		return 1
 	}
 	if *version {
-		printVersion(os.Stdout)
+		printVersion(os.Stdout, g.stageDir)
 		return 0
 	}
 	rest := fs.Args()
@@ -157,6 +157,28 @@ func parse(fs *flag.FlagSet, args []string, interspersed bool) ([]string, error)
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
+	}
+}
+
+// idCommand is the shape of the commands that take one container id and
+// no options of their own (start, pause, resume).
+func idCommand(summary string, do func(r *lifecycle.Runtime, id string) error) command {
+	return command{
+		usage:        "CONTAINER-ID",
+		summary:      summary,
+		interspersed: true,
+		setup: func(fs *flag.FlagSet) func(*global, []string) error {
+			return func(g *global, args []string) error {
+				if err := exactArgs(args, 1, "container id"); err != nil {
+					return err
+				}
+				r, err := g.runtime()
+				if err != nil {
+					return err
+				}
+				return do(r, args[0])
+			}
+		},
 	}
 }
 

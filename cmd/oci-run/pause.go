@@ -1,23 +1,7 @@
 package main
 
-import "flag"
+import "github.com/oci-run/oci-run/pkg/lifecycle"
 
 func init() {
-	register("pause", command{
-		usage:        "CONTAINER-ID",
-		summary:      "freeze every process of a container",
-		interspersed: true,
-		setup: func(fs *flag.FlagSet) func(*global, []string) error {
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				return r.Pause(args[0])
-			}
-		},
-	})
+	register("pause", idCommand("freeze every process of a container", (*lifecycle.Runtime).Pause))
 }

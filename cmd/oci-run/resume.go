@@ -1,23 +1,7 @@
 package main
 
-import "flag"
+import "github.com/oci-run/oci-run/pkg/lifecycle"
 
 func init() {
-	register("resume", command{
-		usage:        "CONTAINER-ID",
-		summary:      "thaw a paused container",
-		interspersed: true,
-		setup: func(fs *flag.FlagSet) func(*global, []string) error {
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				return r.Resume(args[0])
-			}
-		},
-	})
+	register("resume", idCommand("thaw a paused container", (*lifecycle.Runtime).Resume))
 }

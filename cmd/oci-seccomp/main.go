@@ -3,6 +3,9 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
 	"runtime"
 
 	"github.com/oci-run/oci-run/pkg/seccomp"
@@ -14,9 +17,20 @@ import (
 func init() { runtime.LockOSThread() }
 
 func main() {
+	// oci-run --version reports the libseccomp this stage links (oci-run
+	// itself is built without cgo).
+	if len(os.Args) == 2 && os.Args[1] == "--version" {
+		fmt.Printf("oci-seccomp\nlibseccomp: %s\n", seccomp.LibraryVersion())
+		os.Exit(0)
+	}
+	// oci-run features: the seccomp part, as runtime-spec features JSON.
+	if len(os.Args) == 2 && os.Args[1] == "--features" {
+		json.NewEncoder(os.Stdout).Encode(seccomp.Features())
+		os.Exit(0)
+	}
 	stage.Main(stage.Def{
 		Name:     "oci-seccomp",
-		Synopsis: "oci-seccomp [--spec-fd N] [--bundle DIR] -- NEXT...",
+		Synopsis: "oci-seccomp [--spec-fd N] [--bundle DIR] -- NEXT...  |  oci-seccomp --version | --features",
 		Usage: `
 Compile linux.seccomp with libseccomp: default action, every action
 (SCMP_ACT_KILL, KILL_PROCESS, KILL_THREAD, TRAP, ERRNO, TRACE, ALLOW, LOG,

@@ -122,7 +122,7 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int, alone boo
 			return nil, err
 		}
 	}
-	var ex []string
+	ex := []string{"--bundle", o.Bundle, "--id", o.ID}
 	if !o.NoNewKeyring {
 		// runc names the keyring _ses.ID.
 		ex = append(ex, "--session-keyring", "_ses."+o.ID)

@@ -14,9 +14,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/hooks"
+	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/preflight"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/rootfs"
 	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
@@ -48,6 +51,10 @@ func (r *Runtime) Create(o CreateOptions) error {
 	}
 	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
 	// pf.Warnings are left to the stages, which report them as they act.
+	mounts, err := recordMounts(pf.Rootfs)
+	if err != nil {
+		return err
+	}
 	if err := connectConsole(&o); err != nil {
 		return err
 	}
@@ -65,6 +72,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 		Owner:        "",
 		Annotations:  s.Annotations,
 		CgroupPaths:  cgPaths,
+		Mounts:       mounts,
 		Systemd:      r.Systemd,
 		Creator:      os.Getpid(),
 		CreatorStart: self.StartTime,
@@ -96,6 +104,21 @@ func (r *Runtime) Create(o CreateOptions) error {
 	return nil
 }
 
+// recordMounts notes, for a container whose rootfs is prepared in a mount
+// namespace that is not its own (the runtime's, or one joined by path),
+// which mounts that namespace already has at or below the rootfs, so that
+// delete detaches the container's and only those (package mountclean).
+func recordMounts(p *rootfs.Plan) (*mountclean.Record, error) {
+	if p.Empty() || p.MountNS == rootfs.NSNew {
+		return nil, nil
+	}
+	rec, err := mountclean.Take(p.JoinedPath, p.Rootfs)
+	if err != nil {
+		return nil, fmt.Errorf("record the mounts of the %s mount namespace: %w", p.MountNS, err)
+	}
+	return rec, nil
+}
+
 // checkConsole checks that the console options match process.terminal.
 func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	if o.console != nil {
@@ -117,15 +140,11 @@ func connectConsole(o *CreateOptions) error {
 	if o.console != nil || o.ConsoleSocket == "" {
 		return nil
 	}
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	f, err := dialConsole(o.ConsoleSocket)
 	if err != nil {
-		return fmt.Errorf("--console-socket: %w", err)
+		return err
 	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: o.ConsoleSocket}); err != nil {
-		unix.Close(fd)
-		return fmt.Errorf("--console-socket %s: connect: %w", o.ConsoleSocket, err)
-	}
-	o.console = os.NewFile(uintptr(fd), "console-socket")
+	o.console = f
 	return nil
 }
 
@@ -256,31 +275,36 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 
 // follow reads the chain's messages until ready.
 //
-// The pid comes from oci-unshare and ready from oci-exec, two processes
-// writing the same socket: ready can arrive first. The pid is sent before
-// oci-unshare (head, the process oci-run started) exits, so after ready
-// the loop waits for it as long as head is alive.
+// The pid comes from oci-unshare (head, the process oci-run started),
+// sent after its clone returns, while the clone already runs the next
+// stages, which write the same socket: their messages can come first.
+// Those that need the pid (hooks get it in their state, the seccomp
+// listener's state too; ready ends the loop) wait for it, as long as head
+// is alive to send it.
 func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, head int) error {
-	ready := false
+	var waiting []syncsock.Message
 	for {
-		if ready && c.State.Pid != 0 {
-			return nil
-		}
 		var m syncsock.Message
 		var err error
-		if ready {
+		switch {
+		case len(waiting) > 0 && c.State.Pid != 0:
+			m, waiting = waiting[0], waiting[1:]
+		case len(waiting) > 0:
 			m, err = rt.RecvTimeout(100 * time.Millisecond)
 			if errors.Is(err, syncsock.ErrTimeout) {
-				if st, serr := proc.ReadStat(head); serr != nil || st.State == 'Z' {
-					if m, err = rt.RecvTimeout(0); err != nil {
-						return errors.New("the container's init is ready but its pid was never reported")
-					}
-				} else {
+				if st, serr := proc.ReadStat(head); serr == nil && st.State != 'Z' {
 					continue
 				}
+				if m, err = rt.RecvTimeout(0); err != nil {
+					return fmt.Errorf("the container's init sent %q but its pid was never reported", waiting[0].Type)
+				}
 			}
-		} else {
+		default:
 			m, err = rt.Recv()
+		}
+		if err == nil && c.State.Pid == 0 && (m.Type == syncsock.TypeHook || m.Type == syncsock.TypeSeccompListener || m.Type == syncsock.TypeReady) {
+			waiting = append(waiting, m)
+			continue
 		}
 		if errors.Is(err, io.EOF) {
 			return errors.New("container init exited before it was ready (see the container's stderr)")
@@ -303,9 +327,13 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, h
 		case syncsock.TypeError:
 			return errors.New(m.Error)
 		case syncsock.TypeReady:
-			ready = true
+			return nil
 		case syncsock.TypeHook:
-			if err := rt.Send(syncsock.Message{Type: syncsock.TypeContinue}); err != nil {
+			if m.Hook != hooks.CreateRuntime {
+				rt.Send(syncsock.Message{Type: syncsock.TypeError, Error: "unknown hook phase " + m.Hook})
+				return fmt.Errorf("%s asked for hooks of unknown phase %q", m.Stage, m.Hook)
+			}
+			if err := r.createHooks(c, s, rt); err != nil {
 				return err
 			}
 		case syncsock.TypeSeccompListener:

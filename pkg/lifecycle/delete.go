@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/proc"
 	"github.com/oci-run/oci-run/pkg/state"
 )
@@ -43,6 +44,7 @@ func (r *Runtime) destroy(c *state.Container) error {
 			r.Log.Warnf("delete %s: %v", st.ID, err)
 		}
 	}
+	s := savedSpec(c)
 	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
 		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)
 	}
@@ -58,8 +60,34 @@ func (r *Runtime) destroy(c *state.Container) error {
 	if err := destroyCgroups(st.CgroupPaths); err != nil {
 		firstErr = fmt.Errorf("remove cgroups of %s: %w", st.ID, err)
 	}
+	if err := r.detachMounts(st); err != nil && firstErr == nil {
+		firstErr = err
+	}
 	if err := c.Remove(); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	r.poststop(c, s)
 	return firstErr
+}
+
+// detachMounts removes what the container mounted in a mount namespace
+// that is not its own. A namespace that cannot be found any more took the
+// mounts with it (or is held by something this process cannot reach):
+// that is logged, not an error.
+func (r *Runtime) detachMounts(st *state.State) error {
+	if st.Mounts == nil {
+		return nil
+	}
+	done, err := st.Mounts.Detach()
+	for _, p := range done {
+		r.Log.Debugf("delete %s: detached %s", st.ID, p)
+	}
+	if errors.Is(err, mountclean.ErrUnreachable) {
+		r.Log.Debugf("delete %s: %v", st.ID, err)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("detach the mounts of %s below %s: %w", st.ID, st.Mounts.Rootfs, err)
+	}
+	return nil
 }

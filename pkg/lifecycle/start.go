@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/state"
 )
 
@@ -27,11 +28,15 @@ func (r *Runtime) Start(id string) error {
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", status)
 	}
+	s := savedSpec(c)
 	// runtime-spec: process is optional at create; start MUST then fail
 	// (and leaves the container as it is).
-	if cfg, _, err := spec.LoadFile(c.Path(state.ConfigFile)); err == nil && cfg.Process == nil {
+	if s != nil && s.Process == nil {
 		return fmt.Errorf("cannot start container %s: its configuration has no process", id)
 	}
+	var exeBefore unix.Stat_t
+	waitExec := s != nil && len(hooks.Of(s.Hooks, hooks.Poststart)) > 0 &&
+		unix.Stat("/proc/"+strconv.Itoa(c.State.Pid)+"/exe", &exeBefore) == nil
 	fifo := c.Path(state.FifoFile)
 	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENXIO) {
@@ -49,6 +54,14 @@ func (r *Runtime) Start(id string) error {
 	// The fifo's absence is what makes the container "running".
 	if err := os.Remove(fifo); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
+	}
+	if waitExec {
+		// Hooks may call the runtime on this container.
+		c.Close()
+		if err := waitExecuted(c.State.Pid, exeBefore); err != nil {
+			r.Log.Warnf("poststart hooks of %s: %v", id, err)
+		}
+		r.poststart(c, s)
 	}
 	return nil
 }

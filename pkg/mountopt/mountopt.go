@@ -10,6 +10,7 @@ package mountopt
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -357,4 +358,22 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Names lists every mount option this package accepts by name (for
+// `oci-run features`), sorted; "x-*" options and filesystem parameters
+// are not listed.
+func Names() []string {
+	out := []string{"bind", "rbind", "remount", "tmpcopyup", "idmap", "ridmap"}
+	for n := range flags {
+		out = append(out, n)
+	}
+	for n := range recursive {
+		out = append(out, n)
+	}
+	for n := range propagation {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -42,6 +42,8 @@ type Result struct {
 	Raw []byte
 	// Cgroup is where the container's cgroup will be.
 	Cgroup cgroup.Paths
+	// Rootfs is oci-mount's plan (nil when it does not build).
+	Rootfs *rootfs.Plan
 	// Errors, one problem each (a spec.Errors list is split into its
 	// fields), without duplicates.
 	Errors []error
@@ -116,13 +118,10 @@ func Bundle(o Options) *Result {
 func Config(r *Result, o Options) {
 	s := r.Spec
 	r.add(spec.Validate(s, o.Bundle, spec.ForContainer))
-	if _, err := rootfs.Build(s, o.Bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
+	if p, err := rootfs.Build(s, o.Bundle, rootfs.Options{NoPivot: o.NoPivot}); err != nil {
 		r.add(err)
-	}
-	if s.Root != nil && s.Root.Path != "" {
-		if _, ok := spec.HasNamespace(s, specs.MountNamespace); !ok {
-			r.add(&spec.FieldError{Field: "linux.namespaces", Msg: `needs a "mount" entry: the rootfs is prepared in the container's own mount namespace, never in the host's`})
-		}
+	} else {
+		r.Rootfs = p
 	}
 	r.add(namespace.Check(s))
 	if plan, err := cgroup.NewPlan(s, o.ID, o.Systemd); err != nil {

@@ -70,17 +70,14 @@ func TestBundleUnreadable(t *testing.T) {
 	}
 }
 
-func TestBundleGoodAndNeedsMountNamespace(t *testing.T) {
+func TestBundleGood(t *testing.T) {
 	dir := bundle(t, nil)
-	if r := Bundle(Options{ID: "x", Bundle: dir}); r.Err() != nil {
+	r := Bundle(Options{ID: "x", Bundle: dir})
+	if r.Err() != nil {
 		t.Fatalf("default configuration: %v", r.Errors)
 	}
-	dir = bundle(t, func(c map[string]any) {
-		c["linux"].(map[string]any)["namespaces"] = []any{map[string]any{"type": "pid"}, map[string]any{"type": "uts"}}
-	})
-	r := Bundle(Options{ID: "x", Bundle: dir})
-	if r.Err() == nil || !strings.HasPrefix(r.Err().Error(), "linux.namespaces: ") {
-		t.Errorf("no mount namespace: %v", r.Errors)
+	if r.Rootfs == nil || r.Rootfs.Rootfs != filepath.Join(dir, "rootfs") || len(r.Cgroup.Dirs) == 0 {
+		t.Errorf("plans: rootfs %+v, cgroup %+v", r.Rootfs, r.Cgroup)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/capability"
 	"github.com/oci-run/oci-run/pkg/console"
+	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/rlimit"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -26,6 +27,9 @@ type Options struct {
 	// "_ses.<container id>"); empty keeps the inherited one
 	// (runc --no-new-keyring).
 	SessionKeyring string
+	// ID is the container's id, for the state the startContainer hooks
+	// get on their stdin.
+	ID string
 }
 
 // handover is what the chain passed down in inherited descriptors.
@@ -165,9 +169,31 @@ func Run(s *stage.Stage, o Options) error {
 		if err := waitFifo(h.fifo); err != nil {
 			return err
 		}
+		// startContainer hooks run after start, inside the container, as
+		// the process's user with its capabilities and filter (runc runs
+		// them at the same point). Not for exec'd processes (no fifo).
+		if err := startContainerHooks(s, o); err != nil {
+			return err
+		}
 	}
 	err = unix.Exec(path, p.Args, p.Env)
 	return &os.PathError{Op: "exec", Path: path, Err: err}
+}
+
+func startContainerHooks(s *stage.Stage, o Options) error {
+	list := hooks.Of(s.Spec.Hooks, hooks.StartContainer)
+	if len(list) == 0 {
+		return nil
+	}
+	st := specs.State{
+		Version:     specs.Version,
+		ID:          o.ID,
+		Status:      specs.StateCreated,
+		Pid:         os.Getpid(),
+		Bundle:      s.Bundle,
+		Annotations: s.Spec.Annotations,
+	}
+	return hooks.Run(hooks.StartContainer, list, st)
 }
 
 // planFromRoot reads the container's /etc/passwd and plans.

@@ -2,6 +2,7 @@ package process
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -243,4 +244,18 @@ func parseList(s string, limit int) ([]int, error) {
 		}
 	}
 	return out, nil
+}
+
+// MemoryPolicyNames lists the linux.memoryPolicy modes and flags oci-exec
+// applies (for `oci-run features`), sorted.
+func MemoryPolicyNames() (modes, flags []string) {
+	for m := range memModes {
+		modes = append(modes, string(m))
+	}
+	for f := range memFlags {
+		flags = append(flags, string(f))
+	}
+	sort.Strings(modes)
+	sort.Strings(flags)
+	return modes, flags
 }

@@ -20,19 +20,39 @@ import (
 // the runtime runs createRuntime and createContainer hooks.
 type Hooks func() error
 
-// Apply prepares the rootfs as planned and enters it. It must run in a
-// mount namespace of its own (CheckMountNamespace). On return the process
-// has its root in the container's rootfs and its cwd at p.Cwd.
-func Apply(p *Plan, hooks Hooks) error {
+// Apply prepares the rootfs as planned and enters it. In the container's
+// own mount namespace (CheckMountNamespace) the rootfs becomes "/" with
+// pivot_root; in a namespace that is not its own (p.MountNS) nothing
+// outside the rootfs is changed and the rootfs is entered with chroot. On
+// return the process has its root in the container's rootfs and its cwd
+// at p.Cwd. When it fails in a namespace that is not the container's, the
+// bind of the rootfs, and every mount below it, is detached again.
+func Apply(p *Plan, hooks Hooks) (err error) {
 	old := unix.Umask(0)
 	defer unix.Umask(old)
-	if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
-		return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
+	var root *os.File
+	var foreign *rootBind
+	if p.MountNS == NSNew {
+		if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
+			return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
+		}
+		if err := makeParentPrivate(p.Rootfs); err != nil {
+			return err
+		}
+		root, err = bindRootfs(p.Rootfs)
+	} else {
+		foreign, err = bindRootfsForeign(p.Rootfs)
+		if err == nil {
+			root = foreign.root
+			defer func() {
+				if err != nil {
+					foreign.undo()
+				} else {
+					foreign.done()
+				}
+			}()
+		}
 	}
-	if err := makeParentPrivate(p.Rootfs); err != nil {
-		return err
-	}
-	root, err := bindRootfs(p.Rootfs)
 	if err != nil {
 		return err
 	}
@@ -46,18 +66,21 @@ func Apply(p *Plan, hooks Hooks) error {
 	if err := a.setupDev(); err != nil {
 		return err
 	}
-	// ---- hook point (createRuntime, createContainer) ----
+	// ---- hook point (prestart, createRuntime, createContainer) ----
 	// The container's mounts exist and the process is still in the host's
-	// root; a later change sends the "hook" sync message here and waits
-	// for "continue" (docs/architecture.md, sync messages).
+	// root: the "hook" sync message goes to the runtime from here
+	// (hookPoint, docs/architecture.md, sync messages).
 	if hooks != nil {
 		if err := hooks(); err != nil {
 			return err
 		}
 	}
-	if p.NoPivot {
+	switch {
+	case foreign != nil:
+		err = foreign.enter()
+	case p.NoPivot:
 		err = moveRoot(p.Rootfs)
-	} else {
+	default:
 		err = pivotRoot(p.Rootfs)
 	}
 	if err != nil {
@@ -453,6 +476,151 @@ func bindRootfs(rootfs string) (*os.File, error) {
 		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
 	}
 	return securepath.Root(rootfs)
+}
+
+// rootBind is the rootfs bound onto itself in a mount namespace that is
+// not the container's: two mounts at the rootfs path, a shield below and
+// the container's root on top (bindRootfsForeign).
+type rootBind struct {
+	path string
+	// root is the container's root, held from its open_tree handle:
+	// whatever is mounted on the rootfs path later, this is the root.
+	root *os.File
+	// ids of the top and the shield, as mountID reads them.
+	top, shield uint64
+	// oldRoot is the root before enter, to get back to the rootfs path
+	// when undoing after the chroot.
+	oldRoot *os.File
+}
+
+// bindRootfsForeign binds the rootfs onto itself in a mount namespace
+// that is not the container's, without changing any mount outside it:
+//
+//   - the container's root ("top") is a recursive copy of the rootfs, so
+//     it shows what the host mounted below the rootfs; it is made rslave
+//     as soon as it is attached, so nothing mounted below it later
+//     propagates anywhere (its copies of shared host mounts would
+//     otherwise pass the container's mounts on to the host);
+//   - below it, a non-recursive bind of the rootfs ("shield"), private:
+//     when the mount holding the rootfs is shared, attaching anything at
+//     the rootfs propagates a copy to that mount's peers and slaves, and
+//     only an attach there can. The shield is what propagates: a single
+//     mount with nothing below it, which its removal at delete (or at
+//     undo) takes away everywhere again. A recursive copy would take the
+//     host's mounts below the rootfs along, and copies with mounts below
+//     them are not removed by propagation.
+//
+// The top is cloned before the shield is attached: afterwards the rootfs
+// path shows the shield, without the host's mounts.
+func bindRootfsForeign(rootfs string) (*rootBind, error) {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return nil, fmt.Errorf("bind rootfs %s: %w", rootfs, err)
+	}
+	b := &rootBind{path: rootfs, root: os.NewFile(uintptr(tree), rootfs)}
+	fail := func(what string, err error) (*rootBind, error) {
+		b.undo()
+		return nil, fmt.Errorf("bind rootfs %s: %s: %w", rootfs, what, err)
+	}
+	shield, err := unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return fail("open_tree", err)
+	}
+	defer unix.Close(shield)
+	// Each mount's id is read from its handle right after it is
+	// attached, while it is the top mount at the rootfs path (undo finds
+	// the mounts by path and id).
+	if err := unix.MoveMount(shield, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fail("attach", err)
+	}
+	if b.shield, err = mountID(shield); err != nil {
+		unix.Unmount(rootfs, unix.MNT_DETACH)
+		return fail("statx", err)
+	}
+	if err := setPropagation(shield, "", mountopt.Propagation{Type: unix.MS_PRIVATE}); err != nil {
+		return fail("make private", err)
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, rootfs, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fail("attach", err)
+	}
+	if b.top, err = mountID(tree); err != nil {
+		unix.Unmount(rootfs, unix.MNT_DETACH)
+		return fail("statx", err)
+	}
+	if err := setPropagation(tree, "", mountopt.Propagation{Type: unix.MS_SLAVE, Recursive: true}); err != nil {
+		return fail("make rslave", err)
+	}
+	return b, nil
+}
+
+// undo detaches the top (with everything mounted below it) and the
+// shield, each only while it is the top mount at the rootfs path. After
+// the chroot, the process first returns to the root it had.
+func (b *rootBind) undo() {
+	if b.oldRoot != nil {
+		if unix.Fchdir(int(b.oldRoot.Fd())) == nil {
+			unix.Chroot(".")
+		}
+		b.oldRoot.Close()
+	}
+	for _, id := range []uint64{b.top, b.shield} {
+		if id != 0 && isMount(b.path, id) {
+			unix.Unmount(b.path, unix.MNT_DETACH)
+		}
+	}
+	b.root.Close()
+}
+
+// enter makes the top the process's root: chroot, not pivot_root, which
+// would move the root of every process of the namespace.
+func (b *rootBind) enter() error {
+	old, err := os.Open("/")
+	if err != nil {
+		return err
+	}
+	b.oldRoot = old
+	if err := unix.Fchdir(int(b.root.Fd())); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	return unix.Chdir("/")
+}
+
+// done drops what undo would need, once the container is set up.
+func (b *rootBind) done() {
+	if b.oldRoot != nil {
+		b.oldRoot.Close()
+		b.oldRoot = nil
+	}
+}
+
+// mountID is the id of the mount a handle is on: the unique 64-bit id
+// where the kernel has one (Linux 6.8), the mountinfo id otherwise.
+func mountID(fd int) (uint64, error) {
+	var st unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID_UNIQUE, &st); err != nil {
+		return 0, err
+	}
+	if st.Mask&unix.STATX_MNT_ID_UNIQUE == 0 {
+		if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st); err != nil {
+			return 0, err
+		}
+	}
+	return st.Mnt_id, nil
+}
+
+// isMount reports whether the top mount at path has the given id. The
+// path is root.path, followed like open_tree followed it.
+func isMount(path string, id uint64) bool {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	got, err := mountID(fd)
+	return err == nil && got == id
 }
 
 func (a *applier) setupDev() error {

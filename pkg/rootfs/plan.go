@@ -12,6 +12,7 @@
 package rootfs
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -60,11 +61,38 @@ type Mount struct {
 	UIDMappings, GIDMappings []specs.LinuxIDMapping
 }
 
+// MountNS says whose mount namespace the rootfs is prepared in.
+type MountNS int
+
+const (
+	// NSNew: the container's own ("mount" entry without a path). The
+	// whole tree is made rslave, the rootfs becomes "/" by pivot_root.
+	NSNew MountNS = iota
+	// NSJoined: an existing namespace joined by path, someone else's.
+	NSJoined
+	// NSShared: the runtime's own (no "mount" entry).
+	NSShared
+)
+
+func (n MountNS) String() string {
+	return [...]string{"new", "joined", "shared"}[n]
+}
+
 // Plan is everything oci-mount does, in order.
 type Plan struct {
 	// Rootfs is the absolute host path of root.path.
 	Rootfs   string
 	Readonly bool
+	// MountNS: in a namespace that is not the container's own (joined,
+	// shared), nothing outside the rootfs is changed: no propagation
+	// change of "/" or of the rootfs's parent mount, the rootfs is bound
+	// onto itself (bindRootfsForeign: nothing mounted below it propagates
+	// out) and entered with chroot, since pivot_root would move the root
+	// of every process of that namespace. oci-run delete detaches the
+	// binds and everything below them (package mountclean).
+	MountNS MountNS
+	// JoinedPath is the path of a joined mount namespace.
+	JoinedPath string
 	// HostPropagation is applied to the whole mount tree of the new mount
 	// namespace first (runc: rslave unless rootfsPropagation says
 	// otherwise), so nothing done here reaches the host.
@@ -135,7 +163,18 @@ func Build(s *specs.Spec, bundle string, o Options) (*Plan, error) {
 			p.HostPropagation = prop
 		}
 	}
-	_, p.UserNS = spec.HasNamespace(s, specs.UserNamespace)
+	if ns, ok := spec.HasNamespace(s, specs.MountNamespace); !ok {
+		p.MountNS = NSShared
+	} else if ns.Path != "" {
+		p.MountNS, p.JoinedPath = NSJoined, ns.Path
+	}
+	userns, hasUser := spec.HasNamespace(s, specs.UserNamespace)
+	p.UserNS = hasUser
+	if hasUser && userns.Path == "" && p.MountNS == NSShared && p.Rootfs != "" {
+		// The runtime's mount namespace belongs to the runtime's user
+		// namespace: the container's root has no privilege to mount there.
+		return nil, errors.New(`linux.namespaces: a new user namespace needs a "mount" entry too: the rootfs cannot be prepared in the runtime's mount namespace from inside it`)
+	}
 	_, p.CgroupNS = spec.HasNamespace(s, specs.CgroupNamespace)
 	_, p.NetNS = spec.HasNamespace(s, specs.NetworkNamespace)
 	p.MountLabel = l.MountLabel
@@ -318,8 +357,13 @@ func (p *Plan) Empty() bool {
 // String renders the plan, one step per line, for --dry-run and tests.
 func (p *Plan) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "propagation / %s\n", p.HostPropagation)
-	fmt.Fprintf(&b, "rootfs %s (bind onto itself)\n", p.Rootfs)
+	if p.MountNS == NSNew {
+		fmt.Fprintf(&b, "propagation / %s\n", p.HostPropagation)
+		fmt.Fprintf(&b, "rootfs %s (bind onto itself)\n", p.Rootfs)
+	} else {
+		fmt.Fprintf(&b, "%s mount namespace: nothing outside the rootfs changes\n", p.MountNS)
+		fmt.Fprintf(&b, "rootfs %s (private shield, then a rslave recursive bind onto itself)\n", p.Rootfs)
+	}
 	for _, m := range p.Mounts {
 		fmt.Fprintf(&b, "%s %s %s %q on %s%s\n", m.Field, m.Kind, m.Type, m.Source, m.Destination, describeOpts(m.Opts))
 	}
@@ -335,7 +379,9 @@ func (p *Plan) String() string {
 		}
 	}
 	b.WriteString("hooks createRuntime, createContainer (sync point)\n")
-	if p.NoPivot {
+	if p.MountNS != NSNew {
+		b.WriteString("chroot\n")
+	} else if p.NoPivot {
 		b.WriteString("move rootfs to / and chroot\n")
 	} else {
 		b.WriteString("pivot_root\n")

@@ -160,3 +160,61 @@ func TestPlanCgroupV1(t *testing.T) {
 		t.Error("a hierarchy the host does not mount must be an error")
 	}
 }
+
+// Whose mount namespace the rootfs is prepared in decides how it is
+// entered: only the container's own is changed outside the rootfs.
+func TestBuildMountNamespace(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		ns     []specs.LinuxNamespace
+		want   MountNS
+		path   string
+		has    []string
+		hasnot []string
+	}{
+		{"new", []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}, NSNew, "",
+			[]string{"propagation / rslave", "pivot_root"}, []string{"chroot"}},
+		{"joined", []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: "/proc/7/ns/mnt"}}, NSJoined, "/proc/7/ns/mnt",
+			[]string{"joined mount namespace: nothing outside the rootfs changes", "rootfs /bundles/b/rootfs (private shield, then a rslave recursive bind onto itself)", "chroot\n"}, []string{"propagation /", "pivot_root"}},
+		{"shared", nil, NSShared, "",
+			[]string{"shared mount namespace", "chroot\n"}, []string{"propagation / ", "pivot_root", "move rootfs"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := specgen.Default()
+			s.Linux.Namespaces = c.ns
+			// --no-pivot does not apply where the rootfs is never moved.
+			p, err := Build(s, "/bundles/b", Options{NoPivot: c.want == NSShared})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.MountNS != c.want || p.JoinedPath != c.path {
+				t.Errorf("MountNS %v %q, want %v %q", p.MountNS, p.JoinedPath, c.want, c.path)
+			}
+			str := p.String()
+			for _, h := range c.has {
+				if !strings.Contains(str, h) {
+					t.Errorf("plan lacks %q:\n%s", h, str)
+				}
+			}
+			for _, h := range c.hasnot {
+				if strings.Contains(str, h) {
+					t.Errorf("plan has %q:\n%s", h, str)
+				}
+			}
+		})
+	}
+}
+
+// A new user namespace has no privilege over the runtime's mount
+// namespace: refused before anything exists.
+func TestBuildUserNamespaceNeedsMountNamespace(t *testing.T) {
+	s := specgen.Default()
+	s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.UserNamespace}}
+	if _, err := Build(s, "/b", Options{}); err == nil || !strings.Contains(err.Error(), `linux.namespaces: a new user namespace needs a "mount" entry`) {
+		t.Errorf("err = %v", err)
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace})
+	if _, err := Build(s, "/b", Options{}); err != nil {
+		t.Errorf("with a mount namespace: %v", err)
+	}
+}

@@ -6,12 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/exeseal"
 	"github.com/oci-run/oci-run/pkg/idmap"
-	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
 
@@ -22,21 +20,23 @@ func Run(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
-	if ns, ok := spec.HasNamespace(s.Spec, specs.MountNamespace); ok && ns.Path != "" {
-		// Joining an existing container's mount namespace (exec): its
-		// filesystem is already prepared.
-		return s.ExecNext()
-	}
 	if p.Empty() {
 		return s.ExecNext()
 	}
-	if err := CheckMountNamespace(); err != nil {
-		return err
+	// A joined namespace is trusted to be the one oci-unshare entered
+	// (its path names it in the namespace oci-unshare ran in, not
+	// necessarily in this one, so it cannot be checked from here). oci-run
+	// exec does not run oci-mount: a joined namespace here is one a new
+	// container was configured to join, and the rootfs is prepared in it.
+	if p.MountNS == NSNew {
+		if err := CheckMountNamespace(); err != nil {
+			return err
+		}
 	}
 	if err := sealStages(s.NextStages()); err != nil {
 		return err
 	}
-	err = Apply(p, nil)
+	err = Apply(p, hookPoint(s))
 	idmap.CloseHanded()
 	if err != nil {
 		return err
@@ -48,8 +48,9 @@ func Run(s *stage.Stage, o Options) error {
 // that give initial namespaces fixed inode numbers (MNT_NS_INIT_INO).
 const initMntNSInode = 0xEFFFFFF8
 
-// CheckMountNamespace refuses to run in the host's mount namespace:
-// everything oci-mount does would then change the host's mount table.
+// CheckMountNamespace refuses to run in the host's mount namespace when
+// the spec asks for a new one: the stage before (oci-unshare, unshare -m)
+// did not create it, and the pivot_root would change the host's root.
 func CheckMountNamespace() error {
 	var self unix.Stat_t
 	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
@@ -65,7 +66,7 @@ func CheckMountNamespace() error {
 		}
 	}
 	if self.Ino == host {
-		return errors.New("refusing to prepare the rootfs in the host's mount namespace: run in a new one (linux.namespaces needs a \"mount\" entry; standalone: unshare -m -p -f oci-mount ...)")
+		return errors.New("refusing to prepare the rootfs in the host's mount namespace: linux.namespaces asks for a new one, which oci-unshare creates (standalone: unshare -m -p -f oci-mount ...); without a \"mount\" entry the rootfs is prepared in the caller's namespace and entered with chroot")
 	}
 	return nil
 }

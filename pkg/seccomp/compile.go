@@ -140,3 +140,9 @@ var scmpOp = map[Op]libseccomp.ScmpCompareOp{
 	GreaterOrEqual: libseccomp.CompareGreaterEqual, GreaterThan: libseccomp.CompareGreater,
 	MaskedEqual: libseccomp.CompareMaskedEqual,
 }
+
+// LibraryVersion is the version of the libseccomp linked in, "2.5.4".
+func LibraryVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}

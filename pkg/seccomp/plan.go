@@ -8,9 +8,11 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"golang.org/x/sys/unix"
 )
 
@@ -258,4 +260,31 @@ func (p *Plan) String() string {
 var opSymbol = map[Op]string{
 	NotEqual: "!=", LessThan: "<", LessOrEqual: "<=", Equal: "==",
 	GreaterOrEqual: ">=", GreaterThan: ">", MaskedEqual: "&",
+}
+
+// Features is what this stage supports, in runtime-spec features.json
+// terms (the "linux.seccomp" object of `oci-run features`).
+func Features() features.Seccomp {
+	yes := true
+	f := features.Seccomp{Enabled: &yes}
+	for a := range actionNames {
+		f.Actions = append(f.Actions, string(a))
+	}
+	for o := range opNames {
+		f.Operators = append(f.Operators, string(o))
+	}
+	for a := range archNames {
+		f.Archs = append(f.Archs, string(a))
+	}
+	// Flags are given to seccomp(2) by oci-exec (pkg/seccompload).
+	f.KnownFlags = []string{
+		string(specs.LinuxSeccompFlagLog), string(specs.LinuxSeccompFlagSpecAllow),
+		string(specs.LinuxSeccompFlagWaitKillableRecv), "SECCOMP_FILTER_FLAG_TSYNC",
+	}
+	f.SupportedFlags = f.KnownFlags
+	sort.Strings(f.Actions)
+	sort.Strings(f.Operators)
+	sort.Strings(f.Archs)
+	sort.Strings(f.KnownFlags)
+	return f
 }

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/cgroup"
+	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/proc"
 )
 
@@ -53,7 +54,11 @@ type State struct {
 	// CgroupPaths are recorded before the chain runs, so delete can remove
 	// what a killed create left behind.
 	CgroupPaths cgroup.Paths `json:"cgroupPaths"`
-	Systemd     bool         `json:"systemd,omitempty"`
+	// Mounts, for a container whose rootfs is prepared in a mount
+	// namespace that is not its own, are what delete needs to detach the
+	// container's mounts there; recorded before the chain runs.
+	Mounts  *mountclean.Record `json:"mounts,omitempty"`
+	Systemd bool               `json:"systemd,omitempty"`
 	// Creator identifies the `create` process until create has finished:
 	// set, the container is creating while that process lives, and
 	// stopped (a create that was killed) when it is gone.

@@ -47,6 +47,10 @@ type Message struct {
 	Hook  string `json:"hook,omitempty"`
 	// Warning is the text of a TypeWarning.
 	Warning string `json:"warning,omitempty"`
+	// State is the container's state document (runtime-spec State) that
+	// the runtime sends with its TypeContinue answer to a TypeHook, for
+	// the hooks the stage runs itself (createContainer).
+	State json.RawMessage `json:"state,omitempty"`
 	// Files travel with the packet as SCM_RIGHTS, not in the JSON. Received
 	// descriptors are close-on-exec and belong to the receiver.
 	Files []*os.File `json:"-"`

@@ -73,7 +73,7 @@ func container(t *testing.T, s *specs.Spec, script string, r run) result {
 	argv = append(argv, r.Args...)
 	argv = append(argv, "--")
 	argv = append(argv, next...)
-	before := testutil.Mounts(t)
+	before := hostMounts(t)
 	cmd := exec.Command("unshare", argv...)
 	if r.UserNS != nil {
 		cmd = exec.Command(argv[3+len(r.Unshare)], argv[4+len(r.Unshare):]...)
@@ -83,11 +83,28 @@ func container(t *testing.T, s *specs.Spec, script string, r run) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	after := testutil.Mounts(t)
+	after := hostMounts(t)
 	if strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Errorf("host mount table changed:\nbefore: %v\nafter:  %v", before, after)
 	}
 	return result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}
+}
+
+// hostMounts is the host's mount table without the mounts other tests
+// make in the host's namespace under their own temporary directories
+// (tests/lifecycle runs containers that share it); this test's
+// directories and the shared rootfs stay in.
+func hostMounts(t *testing.T) []string {
+	t.Helper()
+	mine := filepath.Dir(t.TempDir())
+	var out []string
+	for _, m := range testutil.Mounts(t) {
+		if strings.HasPrefix(m, filepath.Join(os.TempDir(), "Test")) && !strings.HasPrefix(m, mine+"/") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // ok is container that must succeed.
@@ -227,13 +244,13 @@ func runNoUnshareSpec(t *testing.T, s *specs.Spec, script string) result {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	before := testutil.Mounts(t)
+	before := hostMounts(t)
 	cmd := exec.Command(testutil.Bin(t, "oci-mount"), "--", "/bin/sh", "-c", script)
 	cmd.ExtraFiles = []*os.File{f}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	if after := testutil.Mounts(t); strings.Join(before, "\n") != strings.Join(after, "\n") {
+	if after := hostMounts(t); strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Errorf("host mount table changed:\nbefore: %v\nafter:  %v", before, after)
 	}
 	return result{Stdout: stdout.String(), Stderr: stderr.String(), Err: err}

@@ -1,0 +1,494 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/namespace"
+	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/syncsock"
+)
+
+// ExecOptions are the flags of `exec`.
+type ExecOptions struct {
+	ID string
+	// ProcessFile is --process: a runtime-spec Process as JSON. With it,
+	// Args and the process flags below are ignored (as runc does).
+	ProcessFile string
+	Args        []string
+
+	Detach        bool
+	ConsoleSocket string
+	PidFile       string
+	PreserveFDs   int
+	IgnorePaused  bool
+	// Cgroup is --cgroup: sub-cgroups of the container's to join.
+	Cgroup []string
+
+	// Flags that change the container's process.
+	Tty            *bool
+	User           string
+	AdditionalGids []int64
+	Env            []string
+	Cwd            string
+	Caps           []string
+	NoNewPrivs     *bool
+	AppArmor       string
+	ProcessLabel   string
+}
+
+// Exec runs a new process in a running container: in every namespace of
+// its init and in its cgroup, with the container's seccomp profile and the
+// given (or the container's) process settings. In the foreground it waits
+// and returns the process's exit code (128+N when killed by signal N);
+// with Detach it returns once the process runs and leaves it to the
+// caller's subreaper.
+func (r *Runtime) Exec(o ExecOptions) (int, error) {
+	c, err := r.Store.Peek(o.ID)
+	if err != nil {
+		return 1, err
+	}
+	r.wire(c)
+	switch c.Status() {
+	case state.Stopped:
+		return 1, errors.New("cannot exec in a stopped container")
+	case state.Paused:
+		if !o.IgnorePaused {
+			return 1, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	case state.Creating:
+		return 1, errors.New("cannot exec in a container that is being created")
+	}
+	base, _, err := spec.LoadFile(c.Path(state.ConfigFile))
+	if err != nil {
+		return 1, err
+	}
+	p, err := execProcess(base, o)
+	if err != nil {
+		return 1, err
+	}
+	s := execSpec(base, p, c.State.Pid)
+	if err := spec.Validate(s, c.State.Bundle, spec.ForStage); err != nil {
+		return 1, err
+	}
+	if len(p.Args) == 0 && p.CommandLine == "" {
+		return 1, errors.New("process.args: must not be empty")
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return 1, err
+	}
+	return r.runExec(c, s, raw, o)
+}
+
+// execProcess is the process to run: --process, or the container's
+// process changed by the flags, the way runc merges them.
+func execProcess(base *specs.Spec, o ExecOptions) (*specs.Process, error) {
+	if o.ProcessFile != "" {
+		b, err := os.ReadFile(o.ProcessFile)
+		if err != nil {
+			return nil, fmt.Errorf("--process: %w", err)
+		}
+		var p specs.Process
+		if err := json.Unmarshal(b, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: %w", o.ProcessFile, err)
+		}
+		return &p, nil
+	}
+	var p specs.Process
+	if base.Process != nil {
+		p = *base.Process
+		p.Env = append([]string(nil), p.Env...)
+		if caps := p.Capabilities; caps != nil {
+			cp := *caps
+			p.Capabilities = &cp
+		}
+	}
+	p.Args = o.Args
+	p.CommandLine = ""
+	p.Terminal = false
+	if o.Tty != nil {
+		p.Terminal = *o.Tty
+	}
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	if o.AppArmor != "" {
+		p.ApparmorProfile = o.AppArmor
+	}
+	if o.ProcessLabel != "" {
+		p.SelinuxLabel = o.ProcessLabel
+	}
+	if len(o.Caps) > 0 {
+		if p.Capabilities == nil {
+			p.Capabilities = &specs.LinuxCapabilities{}
+		}
+		caps := p.Capabilities
+		for _, name := range o.Caps {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			caps.Bounding = append(append([]string(nil), caps.Bounding...), name)
+			caps.Effective = append(append([]string(nil), caps.Effective...), name)
+			caps.Permitted = append(append([]string(nil), caps.Permitted...), name)
+		}
+	}
+	p.Env = append(p.Env, o.Env...)
+	if o.NoNewPrivs != nil {
+		p.NoNewPrivileges = *o.NoNewPrivs
+	}
+	if o.User != "" {
+		uid, gid, hasGid := strings.Cut(o.User, ":")
+		if hasGid {
+			n, err := strconv.ParseUint(gid, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("--user %q: parsing %s as int for gid failed: %w", o.User, gid, err)
+			}
+			p.User.GID = uint32(n)
+		}
+		n, err := strconv.ParseUint(uid, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--user %q: parsing %s as int for uid failed: %w", o.User, uid, err)
+		}
+		p.User.UID = uint32(n)
+	}
+	for _, g := range o.AdditionalGids {
+		if g < 0 || g > 1<<32-1 {
+			return nil, fmt.Errorf("--additional-gids: %d is not a group id", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+	}
+	return &p, nil
+}
+
+// execSpec derives the configuration of an exec'd process from the
+// container's: its process, every namespace of the container joined
+// through the init's /proc/PID/ns entries, the same cgroup and seccomp
+// profile, and nothing that sets up a container (mounts, devices, paths,
+// sysctl, hostname, mappings, hooks).
+func execSpec(base *specs.Spec, p *specs.Process, initPid int) *specs.Spec {
+	s := *base
+	s.Process = p
+	s.Mounts = nil
+	s.Hooks = nil
+	s.Hostname, s.Domainname = "", ""
+	if base.Linux != nil {
+		l := *base.Linux
+		l.Namespaces = nil
+		for _, ns := range base.Linux.Namespaces {
+			k, ok := namespace.KindOf(ns.Type)
+			if !ok {
+				continue
+			}
+			l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{
+				Type: ns.Type,
+				Path: fmt.Sprintf("/proc/%d/ns/%s", initPid, k.Proc),
+			})
+		}
+		l.UIDMappings, l.GIDMappings = nil, nil
+		l.TimeOffsets = nil
+		l.Devices = nil
+		l.MaskedPaths, l.ReadonlyPaths = nil, nil
+		l.Sysctl = nil
+		l.RootfsPropagation = ""
+		l.MountLabel = ""
+		s.Linux = &l
+	}
+	return &s
+}
+
+// runExec starts oci-cgroup --join → oci-unshare → [oci-seccomp] → oci-exec
+// and follows it until the process runs.
+func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecOptions) (int, error) {
+	var console *os.File
+	var tty *ttyProxy
+	terminal := s.Process.Terminal
+	switch {
+	case o.ConsoleSocket != "" && !terminal:
+		return 1, errors.New("--console-socket given but the process has no terminal (--tty / process.terminal)")
+	case o.ConsoleSocket != "":
+		f, err := dialConsole(o.ConsoleSocket)
+		if err != nil {
+			return 1, err
+		}
+		defer f.Close()
+		console = f
+	case terminal && o.Detach:
+		return 1, errors.New("cannot allocate tty if runc will detach without setting console socket")
+	case terminal:
+		t, err := newTTYProxy()
+		if err != nil {
+			return 1, err
+		}
+		defer t.Close()
+		tty, console = t, t.peer
+	}
+	if o.PreserveFDs < 0 {
+		return 1, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
+	}
+	specFD, err := spec.SealedMemfd("config.json", raw)
+	if err != nil {
+		return 1, err
+	}
+	specFile := os.NewFile(uintptr(specFD), "config.json")
+	defer specFile.Close()
+	paths, err := json.Marshal(c.State.CgroupPaths)
+	if err != nil {
+		return 1, err
+	}
+	pathsFD, err := spec.SealedMemfd("cgroup-paths.json", paths)
+	if err != nil {
+		return 1, err
+	}
+	pathsFile := os.NewFile(uintptr(pathsFD), "cgroup-paths.json")
+	defer pathsFile.Close()
+	rt, st, err := syncsock.Pair()
+	if err != nil {
+		return 1, err
+	}
+	defer rt.Close()
+
+	n := o.PreserveFDs
+	extra := make([]*os.File, 0, n+4)
+	for i := 0; i < n; i++ {
+		fd := 3 + i
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			st.Close()
+			return 1, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", n, fd)
+		}
+		extra = append(extra, os.NewFile(uintptr(fd), "preserved"))
+	}
+	fdSpec := 3 + len(extra)
+	extra = append(extra, specFile, pathsFile, st.File())
+	fdPaths, fdSync := fdSpec+1, fdSpec+2
+	env := stage.StripEnv(os.Environ())
+	env = append(env,
+		stage.EnvSync+"="+strconv.Itoa(fdSync),
+		stage.EnvPreserve+"="+strconv.Itoa(n),
+	)
+	if console != nil {
+		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
+		extra = append(extra, console)
+	}
+	argv, err := r.execPipeline(c, s, o, fdSpec, fdPaths)
+	if err != nil {
+		st.Close()
+		return 1, err
+	}
+	r.Log.Debugf("exec %s: %s", o.ID, pipeline.Quote(argv))
+
+	var sigs chan os.Signal
+	if !o.Detach {
+		sigs = make(chan os.Signal, 128)
+		signal.Notify(sigs)
+		defer signal.Stop(sigs)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = extra
+	cmd.Env = env
+	if err := cmd.Start(); err != nil {
+		st.Close()
+		return 1, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	st.Close()
+	pid, err := r.followExec(c, s, rt)
+	// From here on nobody reads the sync socket: a stage that fails after
+	// "ready" (execve itself) must find it closed and print its error on
+	// the process's stderr instead.
+	rt.Close()
+	if err != nil {
+		// The chain reports its own failure; make sure nothing of it stays.
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 1, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, pid); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			cmd.Wait()
+			return 1, err
+		}
+	}
+	if o.Detach {
+		// oci-unshare --detach exits once its child runs; the child is then
+		// the caller's (its subreaper's) to wait for.
+		if err := cmd.Wait(); err != nil {
+			return 1, fmt.Errorf("%s: %w", argv[0], err)
+		}
+		return 0, nil
+	}
+	if tty != nil {
+		if err := tty.Attach(); err != nil {
+			unix.Kill(pid, unix.SIGKILL)
+			cmd.Wait()
+			return 1, err
+		}
+	}
+	code := waitChain(cmd, sigs, tty)
+	if tty != nil {
+		tty.Drain()
+	}
+	return code, nil
+}
+
+// execPipeline builds the chain for an exec'd process.
+func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions, fdSpec, fdPaths int) ([]string, error) {
+	sfd := strconv.Itoa(fdSpec)
+	var argv []string
+	add := func(name string, opts ...string) error {
+		p, err := r.stagePath(name)
+		if err != nil {
+			return err
+		}
+		if len(argv) > 0 {
+			argv = append(argv, "--")
+		}
+		argv = append(argv, p, "--spec-fd", sfd)
+		argv = append(argv, opts...)
+		return nil
+	}
+	cg := []string{"--bundle", c.State.Bundle, "--id", o.ID, "--join", "--paths", "/proc/self/fd/" + strconv.Itoa(fdPaths)}
+	if c.State.Systemd {
+		cg = append(cg, "--systemd")
+	}
+	for _, sub := range o.Cgroup {
+		cg = append(cg, "--sub", sub)
+	}
+	if err := add("oci-cgroup", cg...); err != nil {
+		return nil, err
+	}
+	un := []string{"--bundle", c.State.Bundle}
+	if o.Detach {
+		un = append(un, "--detach")
+	}
+	if err := add("oci-unshare", un...); err != nil {
+		return nil, err
+	}
+	if s.Linux != nil && s.Linux.Seccomp != nil {
+		if err := add("oci-seccomp"); err != nil {
+			return nil, err
+		}
+	}
+	// runc's exec'd processes join a new session keyring of the
+	// container's name too.
+	if err := add("oci-exec", "--bundle", c.State.Bundle, "--session-keyring", "_ses."+o.ID); err != nil {
+		return nil, err
+	}
+	return argv, nil
+}
+
+// followExec reads the chain's messages until the process is about to
+// exec; it returns the process's host pid.
+func (r *Runtime) followExec(c *state.Container, s *specs.Spec, rt *syncsock.Conn) (int, error) {
+	pid := 0
+	// As in create (follow): a message can overtake the pid.
+	var waiting []syncsock.Message
+	for {
+		var m syncsock.Message
+		var err error
+		if len(waiting) > 0 && pid != 0 {
+			m, waiting = waiting[0], waiting[1:]
+		} else {
+			m, err = rt.Recv()
+		}
+		if err == nil && pid == 0 && (m.Type == syncsock.TypeSeccompListener || m.Type == syncsock.TypeReady) {
+			waiting = append(waiting, m)
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			return 0, errors.New("exec'd process exited before it was ready (see its stderr)")
+		}
+		if err != nil {
+			return 0, err
+		}
+		switch m.Type {
+		case syncsock.TypePid:
+			pid = m.Pid
+		case syncsock.TypeError:
+			return 0, errors.New(m.Error)
+		case syncsock.TypeReady:
+			return pid, nil
+		case syncsock.TypeSeccompListener:
+			if err := r.deliverExecListener(c, s, pid, m, rt); err != nil {
+				return 0, err
+			}
+		case syncsock.TypeWarning:
+			r.Log.Warnf("%s: %s", m.Stage, m.Warning)
+		case syncsock.TypeHook:
+			rt.Send(syncsock.Message{Type: syncsock.TypeContinue})
+		default:
+			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
+		}
+	}
+}
+
+func (r *Runtime) deliverExecListener(c *state.Container, s *specs.Spec, pid int, m syncsock.Message, rt *syncsock.Conn) error {
+	saved := c.State.Pid
+	c.State.Pid = pid
+	defer func() { c.State.Pid = saved }()
+	return r.deliverListener(c, s, m, rt)
+}
+
+// waitChain waits for the chain's first process (oci-cgroup, now
+// oci-unshare, which waits for the exec'd process and exits with its
+// status), forwarding the signals oci-run gets.
+func waitChain(cmd *exec.Cmd, sigs chan os.Signal, tty *ttyProxy) int {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				return 0
+			}
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+					return exitCode(unix.WaitStatus(ws))
+				}
+			}
+			return 255
+		case sig := <-sigs:
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if tty != nil {
+					tty.Resize()
+				}
+			default:
+				if n, ok := sig.(unix.Signal); ok {
+					cmd.Process.Signal(n)
+				}
+			}
+		}
+	}
+}
+
+// dialConsole connects to a --console-socket.
+func dialConsole(path string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("--console-socket: %w", err)
+	}
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("--console-socket %s: connect: %w", path, err)
+	}
+	return os.NewFile(uintptr(fd), "console-socket"), nil
+}
