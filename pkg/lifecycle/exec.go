@@ -17,6 +17,7 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/state"
@@ -302,6 +303,13 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
 	cmd.Env = env
+	// As create: the caller's stray descriptors (not close-on-exec, not
+	// preserved) must not go down the chain into the container, where a
+	// directory would be a way out (CVE-2024-21626).
+	if err := process.CloseOnExecFrom(3 + n); err != nil {
+		st.Close()
+		return 1, err
+	}
 	if err := cmd.Start(); err != nil {
 		st.Close()
 		return 1, fmt.Errorf("start %s: %w", argv[0], err)
