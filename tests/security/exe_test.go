@@ -29,6 +29,8 @@ type attacker struct {
 	ctl string
 	pid int
 	n   int
+	// bundles are host directories of the test's containers.
+	bundles []string
 }
 
 const scanScript = `
@@ -46,6 +48,11 @@ while :; do
     cmd=$(tr '\0' ' ' < $d/cmdline 2>/dev/null)
     if grep -qx "$id" /ctl/host-bins; then echo "HOST $p $id $cmd"; fi
     if (exec 3>>$d/exe) 2>/dev/null; then echo "WRITABLE $p $cmd"; fi
+    for f in $d/fd/*; do
+      [ -d "$f" ] || continue
+      fid=$(stat -L -c '%d:%i' "$f" 2>/dev/null) || continue
+      if grep -qx "$fid" /ctl/host-dirs; then echo "HOSTDIR $p ${f##*/} $(readlink $f) $cmd"; fi
+    done
     echo "seen $p $(readlink $d/exe) $cmd"
   done
   echo done
@@ -77,6 +84,7 @@ func startAttacker(t *testing.T, r *testutil.Runtime) *attacker {
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/ctl", Type: "bind", Source: a.ctl, Options: []string{"rbind", "rw"}})
 	b := testutil.Bundle(t, s)
+	a.bundles = append(a.bundles, b)
 	r.Must("create", "-b", b, a.id)
 	t.Cleanup(func() { r.Run("delete", "--force", a.id) })
 	r.Must("start", a.id)
@@ -85,8 +93,32 @@ func startAttacker(t *testing.T, r *testutil.Runtime) *attacker {
 	return a
 }
 
+// hostDirs are directories of the host no process in a container may
+// hold a descriptor of: the host's root, the state root and the
+// directories in it, the bundles, the cgroups of the test's containers.
+func (a *attacker) hostDirs(extra ...string) {
+	dirs := append([]string{"/", "/sys/fs/cgroup", a.r.Root}, extra...)
+	ents, _ := os.ReadDir(a.r.Root)
+	for _, e := range ents {
+		dirs = append(dirs, filepath.Join(a.r.Root, e.Name()))
+	}
+	for _, e := range ents {
+		dirs = append(dirs, testutil.CgroupDirs(a.t, e.Name())...)
+	}
+	var ids []string
+	for _, d := range dirs {
+		var st unix.Stat_t
+		if unix.Stat(d, &st) == nil {
+			ids = append(ids, fmt.Sprintf("%d:%d", st.Dev, st.Ino))
+		}
+	}
+	os.WriteFile(filepath.Join(a.ctl, "host-dirs.tmp"), []byte(strings.Join(ids, "\n")+"\n"), 0o644)
+	os.Rename(filepath.Join(a.ctl, "host-dirs.tmp"), filepath.Join(a.ctl, "host-dirs"))
+}
+
 // scan asks for one look and returns the lines that report a finding.
 func (a *attacker) scan(when string) []string {
+	a.hostDirs(a.bundles...)
 	a.n++
 	var f *os.File
 	for start := time.Now(); ; {
@@ -111,7 +143,7 @@ func (a *attacker) scan(when string) []string {
 		if b, err := os.ReadFile(out); err == nil {
 			var found []string
 			for _, l := range strings.Split(string(b), "\n") {
-				if strings.HasPrefix(l, "HOST ") || strings.HasPrefix(l, "WRITABLE ") {
+				if strings.HasPrefix(l, "HOST ") || strings.HasPrefix(l, "WRITABLE ") || strings.HasPrefix(l, "HOSTDIR ") {
 					found = append(found, when+": "+l)
 				}
 			}
@@ -150,7 +182,8 @@ func (a *attacker) processes() string {
 // boundary of the create (the chain stopped by ptrace there) and once
 // it is created: no process of the runtime is ever a host runtime
 // binary that could be reopened (and written once it is no longer
-// running), or writable.
+// running), or writable, and none holds a descriptor of a host directory
+// (CVE-2024-21626: the state dir, a bundle, a cgroup, the host's root).
 func TestNoRuntimeBinaryInTheContainersPidNamespace(t *testing.T) {
 	r := testutil.NewRuntime(t)
 	a := startAttacker(t, r)
@@ -166,9 +199,16 @@ func TestNoRuntimeBinaryInTheContainersPidNamespace(t *testing.T) {
 		}
 	}
 	b := testutil.Bundle(t, s)
+	a.bundles = append(a.bundles, b)
 	id := testutil.ID(t)
 	out, errf := testutil.OutputFiles(t)
+	// A careless caller: the bundle open without close-on-exec.
+	stray, err := unix.Open(b, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "create", "-b", b, id)
+	unix.Close(stray)
 	// A create stopped by the tracer holds the container's lock: let it
 	// go before delete takes the lock.
 	defer func() { tr.Close(); r.Run("delete", "--force", id) }()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/internal/testutil"
 )
@@ -111,15 +112,24 @@ func TestExecCwdThroughProcSelfFd(t *testing.T) {
 	}
 }
 
-// CVE-2019-5736 through exec: the container's own privileged process
-// looks for runtime binaries at every stage boundary of an exec into it.
+// CVE-2019-5736 and CVE-2024-21626 through exec: the container's own
+// privileged process looks for runtime binaries and host directories
+// held by runtime processes at every stage boundary of an exec into it,
+// run by a caller that leaked a directory descriptor.
 func TestNoRuntimeBinaryDuringExec(t *testing.T) {
 	r := testutil.NewRuntime(t)
 	requireExec(t, r)
 	a := startAttacker(t, r)
 	var found []string
 	out, errf := testutil.OutputFiles(t)
+	// A careless caller: the container's bundle open without
+	// close-on-exec when it runs oci-run exec.
+	stray, err := unix.Open(a.bundles[0], unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "exec", a.id, "true")
+	unix.Close(stray)
 	boundaries := 0
 	for {
 		e := tr.Next()
