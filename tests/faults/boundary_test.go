@@ -101,9 +101,27 @@ func TestKillAtEveryBoundaryUserNamespace(t *testing.T) {
 	killAtEveryBoundary(t, userSpec(t))
 }
 
+// The same for a container without a mount namespace of its own: oci-mount
+// prepares its rootfs in the runtime's mount namespace (the host's), so a
+// create killed there has mounts on the host that delete must take away.
+func TestKillAtEveryBoundaryHostMountNamespace(t *testing.T) {
+	s := faultSpec()
+	s.Root.Path = testutil.NewRootfs(t)
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.MountNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	killAtEveryBoundary(t, s)
+}
+
 func killAtEveryBoundary(t *testing.T, s *specs.Spec) {
 	r := testutil.NewRuntime(t)
 	bundle := testutil.Bundle(t, s)
+	// Mounts under the rootfs are looked for with the bundle's.
+	rootfs := s.Root.Path
 	list := boundaries(t, r, bundle)
 	t.Logf("boundaries: %v", list)
 	if len(list) < 7 {
@@ -117,14 +135,14 @@ func killAtEveryBoundary(t *testing.T, s *specs.Spec) {
 			}
 			b, victim := b, victim
 			t.Run(b.String()+"-kill-"+victim, func(t *testing.T) {
-				killAt(t, r, bundle, marker, b, victim)
+				killAt(t, r, bundle, rootfs, marker, b, victim)
 			})
 		}
 	}
-	testutil.NoLeaks(t, marker, r.Root, bundle)
+	testutil.NoLeaks(t, marker, r.Root, bundle, rootfs)
 }
 
-func killAt(t *testing.T, r *testutil.Runtime, bundle, marker string, at boundary, victim string) {
+func killAt(t *testing.T, r *testutil.Runtime, bundle, rootfs, marker string, at boundary, victim string) {
 	id := marker + "-" + at.String() + "-" + victim
 	out, errf := testutil.OutputFiles(t)
 	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "create", "-b", bundle, id)
@@ -171,7 +189,7 @@ func killAt(t *testing.T, r *testutil.Runtime, bundle, marker string, at boundar
 	if res.Code != 0 && !strings.Contains(res.Stderr, "does not exist") {
 		t.Errorf("delete --force: exit %d: %s", res.Code, res.Stderr)
 	}
-	waitNoLeaks(t, id, r.Root, bundle)
+	waitNoLeaks(t, id, r.Root, bundle, rootfs)
 }
 
 // waitGone waits for a process to be gone (or a zombie).

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/oci-run/oci-run/internal/testutil"
 )
 
@@ -17,7 +19,9 @@ import (
 const leakCycles = 200
 
 // 200 containers created, started and deleted, three at a time, half of
-// them running to their end and half deleted with --force while running:
+// them running to their end and half deleted with --force while running,
+// a quarter of them without a mount namespace of their own (their
+// mounts are made in the host's and taken away at delete):
 // no cgroup in any hierarchy, mount, state directory or process is left,
 // the test process holds no more descriptors than before, no container
 // init ever holds a host directory, and every user process starts with
@@ -30,6 +34,8 @@ func TestCyclesLeakNothing(t *testing.T) {
 	fdsBefore := countFDs(t)
 
 	var next, done atomic.Int64
+	var mu sync.Mutex
+	var own []string // rootfs directories of the cycles without a mount namespace
 	var wg sync.WaitGroup
 	for w := 0; w < 3; w++ {
 		wg.Add(1)
@@ -39,6 +45,16 @@ func TestCyclesLeakNothing(t *testing.T) {
 				i := next.Add(1) - 1
 				if i >= leakCycles || t.Failed() {
 					return
+				}
+				short, long := short, long
+				if i%4 == 3 {
+					// Without a mount namespace of its own: the rootfs is
+					// prepared in the host's, on a rootfs of its own.
+					var rootfs string
+					short, long, rootfs = hostMountBundles(t)
+					mu.Lock()
+					own = append(own, rootfs)
+					mu.Unlock()
 				}
 				cycle(t, r, fmt.Sprintf("%s-%d", marker, i), i%2 == 0, short, long)
 				done.Add(1)
@@ -50,7 +66,7 @@ func TestCyclesLeakNothing(t *testing.T) {
 	if done.Load() != leakCycles {
 		t.Fatalf("only %d of %d cycles ran", done.Load(), leakCycles)
 	}
-	waitNoLeaks(t, marker, r.Root, short, long)
+	waitNoLeaks(t, marker, r.Root, append(own, short, long, testutil.SharedRootfs(t))...)
 	// Fewer is fine: files of earlier tests closed by the collector.
 	if after := countFDs(t); after > fdsBefore {
 		t.Errorf("the test process had %d descriptors before the cycles and %d after", fdsBefore, after)
@@ -112,4 +128,22 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
+}
+
+// hostMountBundles makes the two bundles of a cycle for a container
+// without a mount namespace, on a rootfs of their own.
+func hostMountBundles(t *testing.T) (short, long, rootfs string) {
+	rootfs = testutil.NewRootfs(t)
+	mk := func(args ...string) string {
+		s := testutil.Spec(rootfs, args...)
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.MountNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+		return testutil.Bundle(t, s)
+	}
+	return mk("true"), mk("sleep", "1000"), rootfs
 }
