@@ -43,7 +43,7 @@ Example:
   unshare -m -p -f --mount-proc chroot rootfs /oci-exec 3<config.json`,
 		Terminal: true,
 		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&o.SessionKeyring, "session-keyring", "", "join a new session keyring of this name (runc: _ses.ID)")
+			fs.StringVar(&o.SessionKeyring, "session-keyring", "", "join the session keyring of this name, made if none exists (runc: _ses.ID)")
 			fs.StringVar(&o.ID, "id", "", "container id, for the state on the stdin of hooks.startContainer")
 		},
 		Run: func(s *stage.Stage) error { return process.Run(s, o) },

@@ -14,7 +14,7 @@ func main() {
 	var o unshare.Options
 	stage.Main(stage.Def{
 		Name:     "oci-unshare",
-		Synopsis: "oci-unshare [--spec-fd N] [--bundle DIR] [--detach] -- NEXT...",
+		Synopsis: "oci-unshare [--spec-fd N] [--bundle DIR] [--detach] [--root-of PID[:START]] -- NEXT...",
 		Usage: `
 Start NEXT as the first process of the namespaces in linux.namespaces of the
 configuration: each one new (no path) or joined (path), with
@@ -26,10 +26,24 @@ there is one. Like unshare --fork, oci-unshare then waits for NEXT, forwards
 the signals it gets to it, and exits with its status (128+N when signal N
 killed it); with --detach it exits as soon as NEXT is started.
 
+With --root-of PID, NEXT starts in the root directory of process PID, as
+with nsenter --root (its cwd is that root): after the mount namespace is
+joined (which sets the namespace's root) or in the caller's, for a
+container entered by chroot rather than pivot_root (oci-run exec does this
+for containers whose mount namespace is not their own). The root is opened
+before anything is joined; with PID:START, PID must be the process that
+started at START (field 22 of /proc/PID/stat) once every /proc/PID path of
+the configuration is open.
+
 Example:
   oci-unshare 3<config.json -- readlink /proc/self/ns/net`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&o.Detach, "detach", false, "exit once NEXT is started, instead of waiting for it")
+			fs.Func("root-of", "start NEXT in the root directory of process PID (PID or PID:START, START its start time)", func(v string) error {
+				r, err := unshare.ParseRootOf(v)
+				o.RootOf = r
+				return err
+			})
 		},
 		Run: func(s *stage.Stage) error { return unshare.Run(s, o) },
 	})

@@ -74,6 +74,7 @@ func (r *Runtime) Create(o CreateOptions) error {
 		CgroupPaths:  cgPaths,
 		Mounts:       mounts,
 		Systemd:      r.Systemd,
+		NoNewKeyring: o.NoNewKeyring,
 		Creator:      os.Getpid(),
 		CreatorStart: self.StartTime,
 	}

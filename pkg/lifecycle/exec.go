@@ -93,7 +93,17 @@ func (r *Runtime) Exec(o ExecOptions) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	return r.runExec(c, s, raw, o)
+	return r.runExec(c, s, raw, o, enteredByChroot(base))
+}
+
+// enteredByChroot: the container's mount namespace is not its own (the
+// runtime's, or one joined by path), so oci-mount entered its rootfs with
+// chroot, and the namespace's root, where joining it (or staying in the
+// runtime's) puts a process, is not the container's. The exec'd process
+// must take the init's root instead (oci-unshare --root-of).
+func enteredByChroot(base *specs.Spec) bool {
+	ns, ok := spec.HasNamespace(base, specs.MountNamespace)
+	return !ok || ns.Path != ""
 }
 
 // execProcess is the process to run: --process, or the container's
@@ -215,7 +225,7 @@ func execSpec(base *specs.Spec, p *specs.Process, initPid int) *specs.Spec {
 
 // runExec starts oci-cgroup --join → oci-unshare → [oci-seccomp] → oci-exec
 // and follows it until the process runs.
-func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecOptions) (int, error) {
+func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecOptions, initRoot bool) (int, error) {
 	var console *os.File
 	var tty *ttyProxy
 	terminal := s.Process.Terminal
@@ -286,7 +296,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
 		extra = append(extra, console)
 	}
-	argv, err := r.execPipeline(c, s, o, fdSpec, fdPaths)
+	argv, err := r.execPipeline(c, s, o, fdSpec, fdPaths, initRoot)
 	if err != nil {
 		st.Close()
 		return 1, err
@@ -355,8 +365,9 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	return code, nil
 }
 
-// execPipeline builds the chain for an exec'd process.
-func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions, fdSpec, fdPaths int) ([]string, error) {
+// execPipeline builds the chain for an exec'd process; with initRoot it
+// starts in the init's root directory.
+func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions, fdSpec, fdPaths int, initRoot bool) ([]string, error) {
 	sfd := strconv.Itoa(fdSpec)
 	var argv []string
 	add := func(name string, opts ...string) error {
@@ -385,6 +396,11 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 	if o.Detach {
 		un = append(un, "--detach")
 	}
+	if initRoot {
+		// With the start time: oci-unshare refuses a reused pid, after it
+		// opened the init's root and the /proc/INIT/ns/TYPE paths.
+		un = append(un, "--root-of", fmt.Sprintf("%d:%d", c.State.Pid, c.State.PidStart))
+	}
 	if err := add("oci-unshare", un...); err != nil {
 		return nil, err
 	}
@@ -393,9 +409,14 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 			return nil, err
 		}
 	}
-	// runc's exec'd processes join a new session keyring of the
-	// container's name too.
-	if err := add("oci-exec", "--bundle", c.State.Bundle, "--session-keyring", "_ses."+o.ID); err != nil {
+	// runc's exec'd processes join the session keyring of the
+	// container's name, unless the container was created without one
+	// (--no-new-keyring): then they keep the caller's, as the init did.
+	ex := []string{"--bundle", c.State.Bundle}
+	if !c.State.NoNewKeyring {
+		ex = append(ex, "--session-keyring", "_ses."+o.ID)
+	}
+	if err := add("oci-exec", ex...); err != nil {
 		return nil, err
 	}
 	return argv, nil

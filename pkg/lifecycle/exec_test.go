@@ -1,10 +1,14 @@
 package lifecycle
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/oci-run/oci-run/pkg/state"
 )
 
 func baseSpec() *specs.Spec {
@@ -73,4 +77,72 @@ func TestExecSpec(t *testing.T) {
 	if base.Linux.Namespaces[0].Path != "" || base.Mounts == nil {
 		t.Error("the container's spec was changed")
 	}
+}
+
+// The chain of an exec'd process: oci-unshare takes the init's root (with
+// its start time) only for a container entered by chroot, and oci-exec
+// joins the container's session keyring unless create had
+// --no-new-keyring.
+func TestExecPipeline(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"oci-cgroup", "oci-unshare", "oci-seccomp", "oci-exec"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &Runtime{StageDir: dir}
+	own := []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}}
+	for _, c := range []struct {
+		name         string
+		ns           []specs.LinuxNamespace
+		noNewKeyring bool
+		rootOf       bool
+	}{
+		{"own mount namespace", own, false, false},
+		{"own mount namespace, no new keyring", own, true, false},
+		{"runtime's mount namespace", []specs.LinuxNamespace{{Type: specs.PIDNamespace}}, false, true},
+		{"nothing of its own", nil, true, true},
+		{"joined mount namespace", []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: "/proc/7/ns/mnt"}}, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := baseSpec()
+			base.Linux.Namespaces = c.ns
+			ct := &state.Container{State: state.State{ID: "c1", Bundle: "/b", Pid: 4242, PidStart: 99, NoNewKeyring: c.noNewKeyring}}
+			s := execSpec(base, base.Process, ct.State.Pid)
+			argv, err := r.execPipeline(ct, s, ExecOptions{ID: "c1"}, 5, 6, enteredByChroot(base))
+			if err != nil {
+				t.Fatal(err)
+			}
+			segs := splitPipeline(argv)
+			if len(segs) != 4 {
+				t.Fatalf("pipeline %q", argv)
+			}
+			unshare, ex := segs[1], segs[3]
+			if got := slices.Contains(unshare, "--root-of"); got != c.rootOf {
+				t.Errorf("oci-unshare %q: --root-of %v, want %v", unshare, got, c.rootOf)
+			} else if got && unshare[slices.Index(unshare, "--root-of")+1] != "4242:99" {
+				t.Errorf("oci-unshare %q: --root-of names another process than the init 4242:99", unshare)
+			}
+			keyring := slices.Contains(ex, "--session-keyring")
+			if keyring == c.noNewKeyring {
+				t.Errorf("oci-exec %q: --session-keyring %v with --no-new-keyring %v", ex, keyring, c.noNewKeyring)
+			} else if keyring && ex[slices.Index(ex, "--session-keyring")+1] != "_ses.c1" {
+				t.Errorf("oci-exec %q: keyring is not the container's _ses.c1", ex)
+			}
+		})
+	}
+}
+
+func splitPipeline(argv []string) [][]string {
+	var out [][]string
+	cur := []string{}
+	for _, a := range argv {
+		if a == "--" {
+			out = append(out, cur)
+			cur = []string{}
+			continue
+		}
+		cur = append(cur, a)
+	}
+	return append(out, cur)
 }

@@ -59,6 +59,9 @@ type State struct {
 	// container's mounts there; recorded before the chain runs.
 	Mounts  *mountclean.Record `json:"mounts,omitempty"`
 	Systemd bool               `json:"systemd,omitempty"`
+	// NoNewKeyring is create's --no-new-keyring: exec'd processes then
+	// keep their caller's session keyring too, as the init did.
+	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// Creator identifies the `create` process until create has finished:
 	// set, the container is creating while that process lives, and
 	// stopped (a create that was killed) when it is gone.

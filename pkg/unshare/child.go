@@ -29,6 +29,13 @@ func runChild(s *stage.Stage) error {
 		}
 		unix.Close(fd)
 	}
+	// After the mount namespace: joining it sets the root to the
+	// namespace's, which for a container entered by chroot is not its own.
+	if fd, ok := envFD(os.Environ(), envRoot); ok {
+		if err := enterRoot(fd); err != nil {
+			return err
+		}
+	}
 	if p.NewTime {
 		if err := newTimeNamespace(p); err != nil {
 			return err

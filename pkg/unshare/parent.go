@@ -41,8 +41,24 @@ func runParent(s *stage.Stage, o Options) error {
 		if env, keep, err = prepare(s, p, env); err != nil {
 			return err
 		}
-		if len(p.Join) > 0 {
-			return reexecJoined(p, env, &keep)
+		if o.RootOf != nil {
+			fd, err := o.RootOf.open()
+			if err != nil {
+				return err
+			}
+			env = stage.SetEnv(env, envRoot, strconv.Itoa(fd))
+		}
+		joins, err := openJoins(p, &keep)
+		if err != nil {
+			return err
+		}
+		// Every /proc/PID path is open now (the root, the namespaces that
+		// oci-run exec names /proc/INIT/ns/TYPE).
+		if err := o.RootOf.check(); err != nil {
+			return err
+		}
+		if len(joins) > 0 {
+			return reexecJoined(joins, env)
 		}
 	} else {
 		if err := afterJoin(s.Spec, p); err != nil {
@@ -73,6 +89,10 @@ func runParent(s *stage.Stage, o Options) error {
 	pid, err := clone(p, self, childEnv)
 	if err != nil {
 		return err
+	}
+	// The container's root is the child's business only.
+	if fd, ok := envFD(env, envRoot); ok {
+		unix.Close(fd)
 	}
 	if err := s.Send(syncsock.Message{Type: syncsock.TypePid, Pid: pid}); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -122,18 +142,24 @@ func prepare(s *stage.Stage, p *namespace.Plan, env []string) ([]string, []*os.F
 	return env, keep, nil
 }
 
-// reexecJoined re-executes the sealed oci-unshare with the namespaces of
-// p.Join listed for the nsjoin constructor. It returns only on error.
-func reexecJoined(p *namespace.Plan, env []string, keep *[]*os.File) error {
+// openJoins opens the namespaces of p.Join for the nsjoin constructor, in
+// joining order.
+func openJoins(p *namespace.Plan, keep *[]*os.File) ([]nsjoin.Entry, error) {
 	entries := make([]nsjoin.Entry, len(p.Join))
 	for i, j := range p.Join {
 		f, err := openInherited(&j)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		*keep = append(*keep, f)
 		entries[i] = nsjoin.Entry{FD: int(f.Fd()), Flag: j.Kind.Flag}
 	}
+	return entries, nil
+}
+
+// reexecJoined re-executes the sealed oci-unshare with entries listed for
+// the nsjoin constructor. It returns only on error.
+func reexecJoined(entries []nsjoin.Entry, env []string) error {
 	self, _ := envFD(env, envSelf)
 	env = stage.SetEnv(env, nsjoin.Env, nsjoin.Format(entries))
 	return stage.ExecFD(self, os.Args, env)

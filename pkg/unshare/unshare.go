@@ -15,8 +15,9 @@
 //     the new namespaces and writes its uid/gid maps before it goes on
 //     (syscall.SysProcAttr), reports its pid and exits (--detach) or waits;
 //   - the first process ("child") runs the sealed oci-unshare again: its
-//     constructor joins the mount namespace when one is given, then, inside
-//     every namespace and as the container's root, it creates the time
+//     constructor joins the mount namespace when one is given; with
+//     --root-of it then takes the root the parent opened before any join;
+//     inside every namespace and as the container's root, it creates the time
 //     namespace and writes its offsets, sets hostname and domainname, brings
 //     up the loopback of a new network namespace, and execs the next stage.
 package unshare
@@ -64,6 +65,9 @@ type Options struct {
 	// Detach: exit as soon as the first process is started and reported,
 	// instead of waiting for it.
 	Detach bool
+	// RootOf: the first process takes this process's root directory
+	// after joining the namespaces (nil: it keeps the root it is given).
+	RootOf *RootOf
 }
 
 // Run is the stage: the parent's work, or the child's in the child image.
@@ -75,7 +79,7 @@ func Run(s *stage.Stage, o Options) error {
 }
 
 // private lists the variables that must not reach the next stage.
-var private = []string{envChild, envSelf, envMount, envPid, nsjoin.Env}
+var private = []string{envChild, envSelf, envMount, envPid, envRoot, nsjoin.Env}
 
 func stripPrivate(env []string) []string {
 	for _, k := range private {

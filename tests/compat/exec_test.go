@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,5 +246,36 @@ func TestExecRefuses(t *testing.T) {
 	res = r.do("exec", id)
 	if res.code == 0 {
 		t.Errorf("exec without a command succeeded")
+	}
+}
+
+// exec joins the container's session keyring (_ses.ID, the one its init
+// made at create), and none when the container was created with
+// --no-new-keyring: then the exec'd process, like the init, keeps its
+// caller's (runc's setns init does the same).
+func TestExecSessionKeyring(t *testing.T) {
+	r := newRT(t)
+	for _, noNewKeyring := range []bool{false, true} {
+		s := testutil.Spec("", "sleep", "1000")
+		// The default profile masks /proc/keys.
+		s.Linux.MaskedPaths = slices.DeleteFunc(s.Linux.MaskedPaths, func(p string) bool { return p == "/proc/keys" })
+		id := testutil.ID(t)
+		create := []string{"create", "--bundle", testutil.Bundle(t, s)}
+		if noNewKeyring {
+			create = append(create, "--no-new-keyring")
+		}
+		r.must(append(create, id)...)
+		t.Cleanup(func() { r.do("delete", "--force", id) })
+		r.must("start", id)
+		// Keyrings of that name anywhere (root sees them all): the init's
+		// and, if exec made another, that one too.
+		out := r.must("exec", id, "sh", "-c", "grep -cF ' _ses."+id+": ' /proc/keys; true")
+		want := "1\n"
+		if noNewKeyring {
+			want = "0\n"
+		}
+		if out != want {
+			t.Errorf("--no-new-keyring %v: %q keyrings named _ses.%s while exec'd, want %q", noNewKeyring, out, id, want)
+		}
 	}
 }
