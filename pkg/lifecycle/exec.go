@@ -313,6 +313,11 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
 	cmd.Env = env
+	// As create: if this process dies while the chain sets the process
+	// up, the chain dies with it rather than go on outside the container's
+	// cgroup, where delete would not find it (the process itself, its
+	// child, does not inherit the signal).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	// As create: the caller's stray descriptors (not close-on-exec, not
 	// preserved) must not go down the chain into the container, where a
 	// directory would be a way out (CVE-2024-21626).

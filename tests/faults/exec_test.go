@@ -79,7 +79,6 @@ func TestKillExecAtEveryBoundary(t *testing.T) {
 			}
 			tr.Free()
 			waitGone(t, tr.Pid)
-			tr.Close()
 			if st := r.Status(id); st != "running" {
 				eb, _ := os.ReadFile(errf.Name())
 				t.Fatalf("exec killed at %v (%s): container %s: %s", b, victim, st, eb)
