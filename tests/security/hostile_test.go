@@ -45,10 +45,11 @@ func hostMountsUnder(t *testing.T, dir string) []string {
 }
 
 // CVE-2021-30465 and CVE-2019-19921 class: an image whose /proc, whose
-// mount destinations and whose cwd are symlinks to a host directory,
-// absolute and climbing, run through oci-run: every mount lands inside
-// the rootfs, proc works in the container, the host directory is
-// unchanged and has nothing mounted on it.
+// mount destinations, masked and read-only paths, device paths and cwd
+// are symlinks to a host directory, absolute and climbing, run through
+// oci-run: every mount and device lands inside the rootfs, proc works in
+// the container, the host directory is unchanged and has nothing mounted
+// on it.
 func TestHostileImageSymlinks(t *testing.T) {
 	r := testutil.NewRuntime(t)
 	host := victim(t)
@@ -58,10 +59,14 @@ func TestHostileImageSymlinks(t *testing.T) {
 		os.Remove(filepath.Join(rootfs, "proc"))
 		// The image's own directory at the path the links name (oci-mount
 		// does not create missing directories through a symlink).
-		for _, d := range []string{"p", "e"} {
+		for _, d := range []string{"p", "e", "d"} {
 			os.MkdirAll(filepath.Join(rootfs, host, d), 0o755)
 		}
-		for l, to := range map[string]string{"proc": target + "/p", "evil": target + "/e", "cwd-link": target} {
+		// The image's own files where the links point.
+		os.WriteFile(filepath.Join(rootfs, host, "marker"), []byte("image\n"), 0o644)
+		os.WriteFile(filepath.Join(rootfs, host, "ro"), []byte("image\n"), 0o644)
+		for l, to := range map[string]string{"proc": target + "/p", "evil": target + "/e", "cwd-link": target,
+			"mask-link": target + "/marker", "ro-link": target + "/ro", "dev-link": target + "/d"} {
 			if err := os.Symlink(to, filepath.Join(rootfs, l)); err != nil {
 				t.Fatal(err)
 			}
@@ -69,10 +74,16 @@ func TestHostileImageSymlinks(t *testing.T) {
 		s := testutil.Spec(rootfs, "sh", "-c", `
 echo "== proc"; head -1 /proc/self/status
 echo "== cwd"; pwd
+echo "== mask"; cat /mask-link | wc -c
+echo "== ro"; echo x >> /ro-link 2>/dev/null && echo WRITABLE || echo readonly
+echo "== dev"; stat -c '%t:%T' /dev-link/evil-null
 echo "== mounts"; cut -d' ' -f5 /proc/self/mountinfo`)
 		s.Process.Cwd = "/cwd-link"
 		s.Root.Readonly = false
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/evil/mnt", Type: "tmpfs", Source: "tmpfs"})
+		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, "/mask-link")
+		s.Linux.ReadonlyPaths = append(s.Linux.ReadonlyPaths, "/ro-link")
+		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev-link/evil-null", Type: "c", Major: 1, Minor: 3})
 		res := run(t, r, s)
 		if res.Code != 0 {
 			t.Errorf("symlinks to %s: exit %d: %s", target, res.Code, res.Stderr)
@@ -84,7 +95,16 @@ echo "== mounts"; cut -d' ' -f5 /proc/self/mountinfo`)
 		if cwd := strings.TrimSpace(section(res.Stdout, "cwd")); cwd != host {
 			t.Errorf("cwd %q, want the image's own %s", cwd, host)
 		}
-		for _, m := range []string{host + "/p\n", host + "/e/mnt\n"} {
+		if got := strings.TrimSpace(section(res.Stdout, "mask")); got != "0" {
+			t.Errorf("the masked symlink's target reads %s bytes", got)
+		}
+		if got := strings.TrimSpace(section(res.Stdout, "ro")); got != "readonly" {
+			t.Errorf("the read-only symlink's target: %s", got)
+		}
+		if got := strings.TrimSpace(section(res.Stdout, "dev")); got != "1:3" {
+			t.Errorf("the device through a symlink: %q", got)
+		}
+		for _, m := range []string{host + "/p\n", host + "/e/mnt\n", host + "/marker\n", host + "/ro\n"} {
 			if !strings.Contains(section(res.Stdout, "mounts"), m) {
 				t.Errorf("no mount at %s inside:\n%s", m, section(res.Stdout, "mounts"))
 			}
