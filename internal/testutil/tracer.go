@@ -11,9 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -167,8 +165,6 @@ type tracer struct {
 	// procs are the live traced processes (thread group leaders), by pid,
 	// with their program name.
 	procs map[int]string
-	// seen are the tasks whose first stop was reported to us.
-	seen map[int]bool
 }
 
 func traceMain(argv []string) error {
@@ -178,32 +174,35 @@ func traceMain(argv []string) error {
 		cmds:   bufio.NewScanner(os.NewFile(3, "commands")),
 		events: os.NewFile(4, "events"),
 		procs:  map[int]string{},
-		seen:   map[int]bool{},
 	}
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	// The command stops itself before it execs argv, so that it can be
+	// seized (PTRACE_SEIZE, not PTRACE_TRACEME): seized processes and
+	// their auto-attached children carry no stray SIGSTOP, and run on
+	// unharmed when the tracer goes away at any point.
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `kill -STOP $$ && exec "$@"`, "sh"}, argv...)...)
 	cmd.Env = stripEnv(os.Environ(), envTracer)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, os.Stdout, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	pid := cmd.Process.Pid
 	var ws unix.WaitStatus
-	if _, err := unix.Wait4(pid, &ws, unix.WALL, nil); err != nil {
+	if _, err := unix.Wait4(pid, &ws, unix.WUNTRACED, nil); err != nil {
 		return err
 	}
-	opts := unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK
-	if err := unix.PtraceSetOptions(pid, opts); err != nil {
-		return fmt.Errorf("PTRACE_SETOPTIONS: %w", err)
+	if !ws.Stopped() {
+		return fmt.Errorf("%s did not stop before its exec: %v", argv[0], ws)
 	}
-	tr.seen[pid] = true
-	tr.procs[pid] = progName(pid)
-	tr.report(TraceEvent{Kind: "exec", Pid: pid, Prog: tr.procs[pid]})
-	unix.PtraceCont(pid, 0)
+	opts := unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACECLONE | unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_SEIZE, uintptr(pid), 0, uintptr(opts), 0, 0); errno != 0 {
+		return fmt.Errorf("PTRACE_SEIZE: %w", errno)
+	}
+	tr.procs[pid] = "sh"
+	unix.Kill(pid, unix.SIGCONT)
 	for {
 		wpid, err := unix.Wait4(-1, &ws, unix.WALL, nil)
 		if errors.Is(err, unix.EINTR) {
@@ -226,23 +225,21 @@ func (tr *tracer) handle(pid int, ws unix.WaitStatus) {
 			delete(tr.procs, pid)
 			tr.report(TraceEvent{Kind: "exit", Pid: pid, Prog: prog})
 		}
-		delete(tr.seen, pid)
 		return
 	}
 	if !ws.Stopped() {
 		return
 	}
 	sig := ws.StopSignal()
+	event := int(ws) >> 16
 	switch {
-	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
+	case event == unix.PTRACE_EVENT_EXEC:
 		// A multi-threaded process execs on any thread; it continues as
 		// the leader's pid, which is what is reported here.
 		tr.procs[pid] = progName(pid)
-		tr.seen[pid] = true
 		tr.report(TraceEvent{Kind: "exec", Pid: pid, Prog: tr.procs[pid]})
 		unix.PtraceCont(pid, 0)
-	case sig == unix.SIGTRAP && (ws.TrapCause() == unix.PTRACE_EVENT_FORK ||
-		ws.TrapCause() == unix.PTRACE_EVENT_VFORK || ws.TrapCause() == unix.PTRACE_EVENT_CLONE):
+	case event == unix.PTRACE_EVENT_FORK || event == unix.PTRACE_EVENT_VFORK || event == unix.PTRACE_EVENT_CLONE:
 		msg, _ := unix.PtraceGetEventMsg(pid)
 		child := int(msg)
 		if tgid(child) == child {
@@ -252,18 +249,12 @@ func (tr *tracer) handle(pid int, ws unix.WaitStatus) {
 			tr.report(TraceEvent{Kind: "fork", Pid: child, Parent: parent, Prog: prog})
 		}
 		unix.PtraceCont(pid, 0)
-	case sig == unix.SIGSTOP && !tr.seen[pid]:
-		// A new task's first stop (auto-attached tasks start with SIGSTOP).
-		tr.seen[pid] = true
+	case event == unix.PTRACE_EVENT_STOP:
+		// A new task's first stop, or a group-stop (SIGSTOP to the
+		// traced tree, which nothing here sends): go on.
 		unix.PtraceCont(pid, 0)
 	default:
-		tr.seen[pid] = true
-		var si unix.Siginfo
-		if err := ptraceGetSiginfo(pid, &si); errors.Is(err, unix.EINVAL) {
-			// A group-stop, not a signal to deliver.
-			unix.PtraceCont(pid, 0)
-			return
-		}
+		// A signal on its way to the process: deliver it.
 		unix.PtraceCont(pid, int(sig))
 	}
 }
@@ -285,14 +276,6 @@ func (tr *tracer) report(e TraceEvent) {
 	if !tr.cmds.Scan() || tr.cmds.Text() == "f" {
 		tr.free = true
 	}
-}
-
-func ptraceGetSiginfo(pid int, si *unix.Siginfo) error {
-	_, _, errno := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_GETSIGINFO, uintptr(pid), 0, uintptr(unsafe.Pointer(si)), 0, 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // progName is the base name of argv[0] of a process.
