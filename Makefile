@@ -16,7 +16,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 # runtime starts (pkg/nsjoin), and runs from a sealed copy in the container.
 STATIC_CGO := oci-seccomp oci-unshare
 
-.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite e2e e2e-deps bench FORCE
+.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite e2e e2e-deps fuzz fuzz-seeds bench FORCE
 all: build
 
 build: $(addprefix bin/,$(BINS))
@@ -64,6 +64,29 @@ integration: build
 	if [ -z "$$pkgs" ]; then echo "integration: no test packages under tests/ yet"; \
 	else echo "$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/..."; \
 		$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/...; fi
+
+# Fuzzing (not part of make test: `make unit` runs every target on its
+# corpus only). Each target runs FUZZTIME; the inputs the fuzzer found
+# interesting are kept in the package's testdata/fuzz/TARGET, next to the
+# seeds (make fuzz-seeds, from the compat configs), so later unit runs
+# replay them. A crasher lands there too, and go test prints it.
+FUZZTIME ?= 1m
+FUZZ_TARGETS := pkg/spec:FuzzParse pkg/state:FuzzValidateID pkg/signal:FuzzParse \
+	pkg/mountopt:FuzzParse pkg/seccomp:FuzzCompile
+fuzz:
+	@set -e; cache=$$($(GO) env GOCACHE)/fuzz/$(PKG); \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "==> $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+		mkdir -p $$pkg/testdata/fuzz/$$fn; \
+		if [ -d $$cache/$$pkg/$$fn ]; then cp -n $$cache/$$pkg/$$fn/* $$pkg/testdata/fuzz/$$fn/ 2>/dev/null || true; fi; \
+		echo "    corpus: $$(ls $$pkg/testdata/fuzz/$$fn | wc -l) entries in $$pkg/testdata/fuzz/$$fn"; \
+	done
+
+fuzz-seeds:
+	$(GO) run ./scripts/fuzzseeds $(COMPAT_DIR)
+
+COMPAT_DIR ?= /work/shared/compat
 
 # staticcheck is pinned: 2026.2.2 (v0.8.2) is the release that knows Go 1.26.
 STATICCHECK_VERSION := v0.8.2

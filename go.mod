@@ -2,6 +2,16 @@ module github.com/oci-run/oci-run
 
 go 1.26.0
 
+// The Go runtime sizes GOMAXPROCS from the cgroup CPU limit (Go 1.25):
+// every stage would read the cgroup files at start and keep descriptors
+// to them open, which the container's init would then hold until it
+// execs the user program (a host descriptor in the container, invariant
+// 1). The stages live for milliseconds and need no such tuning.
+godebug (
+	containermaxprocs=0
+	updatemaxprocs=0
+)
+
 require (
 	github.com/cyphar/filepath-securejoin v0.7.0
 	github.com/moby/sys/mountinfo v0.7.2

@@ -49,9 +49,15 @@ Who installs the filter:
     listener goes to linux.seccomp.listenerPath with a state naming this
     process.
 
+--check compiles the profile and exits: 1 with the error the stage would
+fail with, 0 otherwise, after printing one line per syscall name
+libseccomp does not know (oci-run check uses it).
+
 Examples:
   oci-seccomp 3<config.json -- sh -c 'getcwd-using-command'
+  oci-seccomp --check 3<config.json
   oci-seccomp 3<config.json -- oci-exec`,
-		Run: seccomp.Run,
+		Checkable: true,
+		Run:       seccomp.Run,
 	})
 }

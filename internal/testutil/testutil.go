@@ -85,6 +85,11 @@ func SharedRootfs(t testing.TB) string {
 	rootfsOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "oci-run-rootfs-")
 		if err == nil {
+			// MkdirTemp makes it 0700: a container's non-root user could
+			// not even reach its own root directory.
+			err = os.Chmod(dir, 0o755)
+		}
+		if err == nil {
 			err = MakeRootfs(dir)
 		}
 		rootfsDir, rootfsErr = dir, err

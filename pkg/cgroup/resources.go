@@ -97,6 +97,12 @@ func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 			if c.Cpus != "" || c.Mems != "" {
 				need("linux.resources.cpu", "cpuset")
 			}
+			if c.Cpus != "" && !validList(c.Cpus) {
+				add(fieldErr("linux.resources.cpu.cpus", "%q is not a list of CPUs (\"0-3,6\")", c.Cpus))
+			}
+			if c.Mems != "" && !validList(c.Mems) {
+				add(fieldErr("linux.resources.cpu.mems", "%q is not a list of memory nodes (\"0,1\")", c.Mems))
+			}
 			if c.Shares != nil {
 				res.CpuShares = *c.Shares
 				res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*c.Shares)
@@ -394,4 +400,29 @@ func setError(err error) error {
 		}
 	}
 	return fmt.Errorf("linux.resources: %w", err)
+}
+
+// cpuList is the kernel's list format for cpuset.cpus and cpuset.mems
+// (bitmap_parselist): numbers and ranges, a range with an optional
+// ":used/group" stride.
+var cpuList = regexp.MustCompile(`^\s*\d+(-\d+(:\d+/\d+)?)?(\s*,\s*\d+(-\d+(:\d+/\d+)?)?)*\s*$`)
+
+// validList checks the syntax of a cpuset list and that its ranges go up;
+// whether the CPUs or nodes exist is the kernel's to say when the value
+// is written.
+func validList(s string) bool {
+	if !cpuList.MatchString(s) {
+		return false
+	}
+	for _, part := range strings.Split(s, ",") {
+		r, _, _ := strings.Cut(strings.TrimSpace(part), ":")
+		if lo, hi, ok := strings.Cut(r, "-"); ok {
+			a, _ := strconv.Atoi(lo)
+			b, _ := strconv.Atoi(hi)
+			if b < a {
+				return false
+			}
+		}
+	}
+	return true
 }

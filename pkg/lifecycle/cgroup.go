@@ -11,18 +11,8 @@ import (
 )
 
 // The container's cgroup, as the lifecycle needs it (pkg/cgroup does the
-// work). Paths are computed and recorded before the chain runs; every
-// later operation loads them from the state.
-
-// cgroupPaths plans the container's cgroup without creating anything; it
-// also refuses resources this host cannot apply, naming the field.
-func cgroupPaths(s *specs.Spec, id string, systemd bool) (cgroup.Paths, error) {
-	plan, err := cgroup.NewPlan(s, id, systemd)
-	if err != nil {
-		return cgroup.Paths{}, err
-	}
-	return plan.Paths, nil
-}
+// work). Paths are computed by pkg/preflight and recorded before the chain
+// runs; every later operation loads them from the state.
 
 // loadCgroup opens the recorded cgroup; nil when nothing was recorded (a
 // create that died before its first state write).

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -15,9 +16,10 @@ import (
 
 	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/mountclean"
-	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
+	"github.com/oci-run/oci-run/pkg/preflight"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/rootfs"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/spec"
@@ -40,10 +42,6 @@ type CreateOptions struct {
 	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
 	// connection to --console-socket, or run's own socket pair.
 	console *os.File
-	// spec and raw are config.json when the caller (run) has read it
-	// already from Bundle, which is then absolute.
-	spec *specs.Spec
-	raw  []byte
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
@@ -55,55 +53,23 @@ func (r *Runtime) Create(o CreateOptions) error {
 	return err
 }
 
-// create is Create that keeps the container locked for run to start it.
+// create is Create that keeps the container locked, for run to start it
+// without anything coming between, and returns its configuration.
 func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error) {
-	if err := state.ValidateID(o.ID); err != nil {
-		return nil, nil, err
-	}
-	s, raw := o.spec, o.raw
-	if s == nil {
-		bundle, err := filepath.Abs(o.Bundle)
-		if err != nil {
-			return nil, nil, fmt.Errorf("bundle: %w", err)
-		}
-		o.Bundle = bundle
-		if s, raw, err = spec.LoadFile(filepath.Join(bundle, "config.json")); err != nil {
-			return nil, nil, err
-		}
-	}
-	bundle := o.Bundle
-	if err := spec.Validate(s, bundle, spec.ForContainer); err != nil {
-		return nil, nil, fmt.Errorf("config.json: %w", err)
-	}
-	trace.Point("spec")
-	// Each stage's own checks that need no host state, run here so that
-	// bad input is refused before anything exists.
-	plan, err := rootfs.Build(s, bundle, rootfs.Options{NoPivot: o.NoPivot})
+	pf, err := r.prepare(&o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("config.json: %w", err)
-	}
-	if err := namespace.Check(s); err != nil {
-		return nil, nil, fmt.Errorf("config.json: %w", err)
-	}
-	if err := checkConsole(s, &o); err != nil {
-		return nil, nil, err
-	}
-	if o.PreserveFDs < 0 {
-		return nil, nil, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
-	}
-	if err := r.checkStages(); err != nil {
 		return nil, nil, err
 	}
 	trace.Point("checks")
-	cgPaths, err := cgroupPaths(s, o.ID, r.Systemd)
+	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
+	// pf.Warnings are left to the stages, which report them as they act.
+	mounts, err := recordMounts(pf.Rootfs)
 	if err != nil {
 		return nil, nil, err
 	}
-	mounts, err := recordMounts(plan)
-	if err != nil {
+	if err := connectConsole(&o); err != nil {
 		return nil, nil, err
 	}
-	trace.Point("cgroup-plan")
 
 	c, err := r.Store.Create(o.ID)
 	if err != nil {
@@ -137,6 +103,7 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 		return nil, nil, err
 	}
 	c.State.Creator, c.State.CreatorStart = 0, 0
+	c.State.Chain, c.State.ChainStart = 0, 0
 	if err := c.Save(); err != nil {
 		r.destroy(c)
 		return nil, nil, err
@@ -166,6 +133,7 @@ func recordMounts(p *rootfs.Plan) (*mountclean.Record, error) {
 	return rec, nil
 }
 
+// checkConsole checks that the console options match process.terminal.
 func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	if o.console != nil {
 		return nil
@@ -176,7 +144,14 @@ func checkConsole(s *specs.Spec, o *CreateOptions) error {
 		return errors.New("--console-socket given but process.terminal is false: there is no tty to send")
 	case o.ConsoleSocket == "" && terminal:
 		return errors.New("process.terminal is true: --console-socket is needed to receive the tty")
-	case o.ConsoleSocket == "":
+	}
+	return nil
+}
+
+// connectConsole connects to --console-socket, for the chain to send the
+// pty master there.
+func connectConsole(o *CreateOptions) error {
+	if o.console != nil || o.ConsoleSocket == "" {
 		return nil
 	}
 	f, err := dialConsole(o.ConsoleSocket)
@@ -185,6 +160,44 @@ func checkConsole(s *specs.Spec, o *CreateOptions) error {
 	}
 	o.console = f
 	return nil
+}
+
+// prepare checks everything create is given before anything is created
+// (explain runs the same): the container id, the bundle and its
+// configuration against the spec and this host (pkg/preflight), the
+// console and descriptor options, and the stage binaries. It makes
+// o.Bundle absolute.
+func (r *Runtime) prepare(o *CreateOptions) (*preflight.Result, error) {
+	if err := state.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	o.Bundle = bundle
+	if o.PreserveFDs < 0 {
+		return nil, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
+	}
+	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", o.PreserveFDs, fd)
+		}
+	}
+	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
+	if err := pf.Err(); err != nil {
+		if pf.Spec != nil {
+			err = fmt.Errorf("config.json: %w", err)
+		}
+		return nil, err
+	}
+	if err := r.checkStages(); err != nil {
+		return nil, err
+	}
+	if err := checkConsole(pf.Spec, o); err != nil {
+		return nil, err
+	}
+	return pf, nil
 }
 
 // runChain starts the stage pipeline and follows it until the container's
@@ -217,42 +230,34 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		defer o.console.Close()
 	}
 
-	// The user's preserved descriptors keep their numbers (3..3+N-1); the
-	// handover descriptors go above them.
-	n := o.PreserveFDs
-	extra := make([]*os.File, 0, n+4)
-	for i := 0; i < n; i++ {
-		fd := 3 + i
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			st.Close()
-			return fmt.Errorf("--preserve-fds %d: descriptor %d is not open", n, fd)
-		}
-		extra = append(extra, os.NewFile(uintptr(fd), "preserved"))
-	}
-	fdSpec := 3 + len(extra)
-	extra = append(extra, specFile, st.File(), fifoFile)
-	fdSync, fdFifo := fdSpec+1, fdSpec+2
-	env := stage.StripEnv(os.Environ())
-	env = append(env,
-		stage.EnvSync+"="+strconv.Itoa(fdSync),
-		stage.EnvFifo+"="+strconv.Itoa(fdFifo),
-		stage.EnvPreserve+"="+strconv.Itoa(n),
-	)
-	if o.console != nil {
-		env = append(env, stage.EnvConsole+"="+strconv.Itoa(3+len(extra)))
-		extra = append(extra, o.console)
-	}
-	argv, mountAt, err := r.pipeline(s, o, fdSpec)
+	ch, err := r.chain(s, o, fifo)
 	if err != nil {
 		st.Close()
 		return err
 	}
+	files := map[string]*os.File{fdSpecName: specFile, stage.EnvSync: st.File(), stage.EnvFifo: fifoFile, stage.EnvConsole: o.console}
+	extra := make([]*os.File, len(ch.FDs))
+	for i, d := range ch.FDs {
+		if extra[i] = files[d.Name]; d.Name == fdPreserved {
+			extra[i] = os.NewFile(uintptr(d.Num), "preserved")
+		}
+	}
+	env := append(stage.StripEnv(os.Environ()), ch.Env...)
 	if trace.Enabled() {
 		env = append(env, trace.Env+"=1")
 	}
+	argv := ch.Argv
+	// Descriptors this process inherited without close-on-exec, other
+	// than the preserved ones, are the caller's strays: they would go
+	// down the chain and sit in the container's init until its exec.
+	if err := process.CloseOnExecFrom(3 + o.PreserveFDs); err != nil {
+		st.Close()
+		return err
+	}
 	if r.inProcess(s) {
-		r.Log.Debugf("create %s: in oci-run, then %s", o.ID, pipeline.Quote(argv[mountAt:]))
-		return r.runInProcess(c, s, o, rt, st, extra, env, argv[mountAt:])
+		next := containerSide(argv)
+		r.Log.Debugf("create %s: in oci-run, then %s", o.ID, pipeline.Quote(next))
+		return r.runInProcess(c, s, o, rt, st, extra, env, next)
 	}
 	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
 
@@ -261,6 +266,11 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	cmd.ExtraFiles = extra
 	cmd.Env = env
 	cmd.Dir = o.Bundle
+	// If this process dies during create, the chain dies with it rather
+	// than go on to make a cgroup after a delete has cleaned up (the
+	// signal is for the first process only: the container's init, its
+	// child, does not inherit it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	trace.Point("spawn")
 	if err := cmd.Start(); err != nil {
 		st.Close()
@@ -268,6 +278,14 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	}
 	r.TraceGroup("oci-run")
 	st.Close()
+	if ps, err := proc.ReadStat(cmd.Process.Pid); err == nil {
+		c.State.Chain, c.State.ChainStart = cmd.Process.Pid, ps.StartTime
+		if err := c.Save(); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return err
+		}
+	}
 	err = r.follow(c, s, rt, cmd.Process.Pid)
 	trace.Point("ready")
 	if err == nil {
@@ -314,6 +332,20 @@ func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOption
 		killChild(pid)
 	}
 	return err
+}
+
+// containerSide is the part of a create pipeline from oci-mount on (after
+// oci-cgroup's and oci-unshare's segments).
+func containerSide(argv []string) []string {
+	seen := 0
+	for i, a := range argv {
+		if a == "--" {
+			if seen++; seen == 2 {
+				return argv[i+1:]
+			}
+		}
+	}
+	return nil
 }
 
 // follow reads the chain's messages until ready.
@@ -391,57 +423,6 @@ func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, h
 			r.Log.Debugf("ignoring sync message %q from %s", m.Type, m.Stage)
 		}
 	}
-}
-
-// pipeline builds the stage chain for a new container. A stage the spec
-// does not need is left out (no seccomp profile, no oci-seccomp).
-// mountAt is where the container side (oci-mount ...) begins.
-func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int) (argv []string, mountAt int, err error) {
-	sfd := strconv.Itoa(fdSpec)
-	add := func(name string, opts ...string) error {
-		p, err := r.stagePath(name)
-		if err != nil {
-			return err
-		}
-		if len(argv) > 0 {
-			argv = append(argv, "--")
-		}
-		argv = append(argv, p, "--spec-fd", sfd)
-		argv = append(argv, opts...)
-		return nil
-	}
-	cg := []string{"--bundle", o.Bundle, "--id", o.ID, "--defer-pids"}
-	if r.Systemd {
-		cg = append(cg, "--systemd")
-	}
-	if err := add("oci-cgroup", cg...); err != nil {
-		return nil, 0, err
-	}
-	if err := add("oci-unshare", "--bundle", o.Bundle, "--detach"); err != nil {
-		return nil, 0, err
-	}
-	mnt := []string{"--bundle", o.Bundle}
-	if o.NoPivot {
-		mnt = append(mnt, "--no-pivot")
-	}
-	mountAt = len(argv) + 1
-	if err := add("oci-mount", mnt...); err != nil {
-		return nil, 0, err
-	}
-	if s.Linux != nil && s.Linux.Seccomp != nil {
-		if err := add("oci-seccomp"); err != nil {
-			return nil, 0, err
-		}
-	}
-	ex := []string{"--bundle", o.Bundle, "--id", o.ID}
-	if !o.NoNewKeyring {
-		// runc names the keyring _ses.ID.
-		ex = append(ex, "--session-keyring", "_ses."+o.ID)
-	}
-	if err := add("oci-exec", ex...); err != nil {
-		return nil, 0, err
-	}
-	return argv, mountAt, nil
 }
 
 func writePidFile(path string, pid int) error {

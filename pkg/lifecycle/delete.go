@@ -15,6 +15,11 @@ import (
 // first.
 func (r *Runtime) Delete(id string, force bool) error {
 	c, err := r.open(id)
+	if force && errors.Is(err, state.ErrNotExist) {
+		// As runc and crun: forcing the removal of what is not there
+		// succeeds, so cleanup after a failed create can always call it.
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -31,6 +36,14 @@ func (r *Runtime) Delete(id string, force bool) error {
 // works from any partial state.
 func (r *Runtime) destroy(c *state.Container) error {
 	st := &c.State
+	// A chain whose create was killed may still be on its way to the
+	// cgroup: stop it first, so nothing is created after the cleanup.
+	if st.Chain != 0 && proc.Alive(st.Chain, st.ChainStart) {
+		proc.Signal(st.Chain, st.ChainStart, unix.SIGKILL)
+		if err := proc.WaitGone(st.Chain, st.ChainStart, 10000); err != nil {
+			r.Log.Warnf("delete %s: %v", st.ID, err)
+		}
+	}
 	s := savedSpec(c)
 	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
 		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,9 +16,11 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/exeseal"
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/proc"
+	"github.com/oci-run/oci-run/pkg/process"
 	ocisignal "github.com/oci-run/oci-run/pkg/signal"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/stage"
@@ -307,63 +310,46 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		return 1, err
 	}
 	var sigs chan os.Signal
-	ready := make(chan struct{})
-	close(ready)
-	var caught <-chan struct{} = ready
+	var caught <-chan struct{}
 	if !o.Detach {
+		// In the foreground this process waits for the exec'd one: it is
+		// its subreaper (oci-unshare --detach exits once its child runs)
+		// and forwards the signals it gets (caught in the background
+		// meanwhile). Waiting in oci-unshare would cost its Go runtime
+		// another 65 signal registrations.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			st.Close()
+			return 1, fmt.Errorf("become subreaper: %w", err)
+		}
 		sigs = make(chan os.Signal, 128)
 		caught = ocisignal.CatchAll(sigs)
 	}
 	if trace.Enabled() {
 		env = append(env, trace.Env+"=1")
 	}
-	if r.execInProcess(s, c) {
-		// argv: oci-cgroup ... -- oci-unshare ... -- next...
-		i1 := slices.Index(argv, "--")
-		i2 := i1 + 1 + slices.Index(argv[i1+1:], "--")
-		r.Log.Debugf("exec %s: in oci-run, then %s", o.ID, pipeline.Quote(argv[i2+1:]))
-		pid, err := r.launchExec(c, s, o, extra, env, argv[i1+1:i2], argv[i2+1:], initRoot)
+	// The caller's stray descriptors (not close-on-exec, not preserved)
+	// must not go into the container, where a directory would be a way
+	// out (CVE-2024-21626).
+	if err := process.CloseOnExecFrom(3 + n); err != nil {
 		st.Close()
-		r.TraceGroup("oci-run")
-		if err == nil {
-			pid, err = r.followExec(c, s, rt, pid)
-			trace.Point("ready")
-		}
-		rt.Close()
+		return 1, err
+	}
+	var sealed *os.File
+	joinCgroup := r.execJoinsCgroup(c)
+	if joinCgroup {
+		// oci-run joins the cgroup: the chain starts at oci-unshare,
+		// exec'd from a sealed handle placed after the other descriptors.
+		argv = argv[slices.Index(argv, "--")+1:]
+		f, err := exeseal.Seal(argv[0])
 		if err != nil {
-			if pid > 0 {
-				killChild(pid)
-			}
+			st.Close()
 			return 1, err
 		}
-		if o.PidFile != "" {
-			if err := writePidFile(o.PidFile, pid); err != nil {
-				killChild(pid)
-				return 1, err
-			}
-		}
-		if o.Detach {
-			// The process is this one's child: when this process exits it
-			// is the caller's (its subreaper's) to wait for.
-			return 0, nil
-		}
-		if tty != nil {
-			if err := tty.Attach(); err != nil {
-				killChild(pid)
-				return 1, err
-			}
-		}
-		start := uint64(0)
-		if st, err := proc.ReadStat(pid); err == nil {
-			start = st.StartTime
-		}
-		<-caught
-		code := waitInit(pid, start, sigs, tty)
-		trace.Point("exited")
-		if tty != nil {
-			tty.Drain()
-		}
-		return code, nil
+		defer f.Close()
+		sealed = f
+		n := 3 + len(extra)
+		extra = append(extra, f)
+		env = append(env, stage.EnvStageFDs+"=oci-unshare="+strconv.Itoa(n))
 	}
 	r.Log.Debugf("exec %s: %s", o.ID, pipeline.Quote(argv))
 
@@ -371,12 +357,29 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = extra
 	cmd.Env = env
-	if err := cmd.Start(); err != nil {
+	trace.Point("spawn")
+	if joinCgroup {
+		// Born in the container's cgroup, the chain can be found by
+		// delete whatever happens to this process.
+		cmd.Path = "/proc/self/fd/" + strconv.Itoa(3+len(extra)-1)
+		err = startInCgroup(c, o.Cgroup, cmd)
+		runtime.KeepAlive(sealed)
+	} else {
+		// As create: if this process dies while the chain sets the
+		// process up, the chain dies with it rather than go on outside
+		// the container's cgroup, where delete would not find it (the
+		// process itself, its child, does not inherit the signal).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		err = cmd.Start()
+	}
+	r.TraceGroup("oci-run")
+	if err != nil {
 		st.Close()
 		return 1, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	st.Close()
 	pid, err := r.followExec(c, s, rt, 0)
+	trace.Point("ready")
 	// From here on nobody reads the sync socket: a stage that fails after
 	// "ready" (execve itself) must find it closed and print its error on
 	// the process's stderr instead.
@@ -394,22 +397,29 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 			return 1, err
 		}
 	}
+	// oci-unshare --detach exits once its child runs; the child is then
+	// the caller's (its subreaper's) to wait for, this process's in the
+	// foreground.
+	if err := cmd.Wait(); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 1, fmt.Errorf("%s: %w", argv[0], err)
+	}
 	if o.Detach {
-		// oci-unshare --detach exits once its child runs; the child is then
-		// the caller's (its subreaper's) to wait for.
-		if err := cmd.Wait(); err != nil {
-			return 1, fmt.Errorf("%s: %w", argv[0], err)
-		}
 		return 0, nil
 	}
 	if tty != nil {
 		if err := tty.Attach(); err != nil {
 			unix.Kill(pid, unix.SIGKILL)
-			cmd.Wait()
 			return 1, err
 		}
 	}
-	code := waitChain(cmd, sigs, tty)
+	start := uint64(0)
+	if ps, err := proc.ReadStat(pid); err == nil {
+		start = ps.StartTime
+	}
+	<-caught
+	code := waitInit(pid, start, sigs, tty)
+	trace.Point("exited")
 	if tty != nil {
 		tty.Drain()
 	}
@@ -443,10 +453,8 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 	if err := add("oci-cgroup", cg...); err != nil {
 		return nil, err
 	}
-	un := []string{"--bundle", c.State.Bundle}
-	if o.Detach {
-		un = append(un, "--detach")
-	}
+	// Detached in the foreground too: oci-run waits (runExec).
+	un := []string{"--bundle", c.State.Bundle, "--detach"}
 	if initRoot {
 		// With the start time: oci-unshare refuses a reused pid, after it
 		// opened the init's root and the /proc/INIT/ns/TYPE paths.
@@ -524,41 +532,6 @@ func (r *Runtime) deliverExecListener(c *state.Container, s *specs.Spec, pid int
 	c.State.Pid = pid
 	defer func() { c.State.Pid = saved }()
 	return r.deliverListener(c, s, m, rt)
-}
-
-// waitChain waits for the chain's first process (oci-cgroup, now
-// oci-unshare, which waits for the exec'd process and exits with its
-// status), forwarding the signals oci-run gets.
-func waitChain(cmd *exec.Cmd, sigs chan os.Signal, tty *ttyProxy) int {
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		select {
-		case err := <-done:
-			if err == nil {
-				return 0
-			}
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-					return exitCode(unix.WaitStatus(ws))
-				}
-			}
-			return 255
-		case sig := <-sigs:
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-			case unix.SIGWINCH:
-				if tty != nil {
-					tty.Resize()
-				}
-			default:
-				if n, ok := sig.(unix.Signal); ok {
-					cmd.Process.Signal(n)
-				}
-			}
-		}
-	}
 }
 
 // dialConsole connects to a --console-socket.

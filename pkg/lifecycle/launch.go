@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"syscall"
@@ -33,16 +34,26 @@ const EnvChain = "OCI_RUN_CHAIN"
 // starts straight into oci-mount. Measured here, each of those two
 // programs cost about 2 ms of CPU and 3 ms of wall time for its exec and
 // Go start-up alone, and their sync messages and state one more
-// hand-over each. Only where that changes nothing the container sees:
-// not with systemd (which puts a whole process into its scope), and only
-// for a plan oci-unshare would start directly too (unshare.Direct: no
-// user namespace, no joined mount or time namespace, no time offsets).
+// hand-over each.
+//
+// Only where that changes nothing the container can see or reach:
+//   - a new pid namespace: between its clone and its exec of the sealed
+//     oci-mount, the first process is a copy of oci-run (its executable,
+//     its descriptors); as pid 1 of an empty namespace nothing of the
+//     container can look at it. In a joined one a neighbour could
+//     (CVE-2019-5736, CVE-2024-21626), and oci-unshare, from its sealed
+//     copy with only the handover descriptors, does the clone;
+//   - a plan oci-unshare would start directly too (unshare.Direct: no
+//     user namespace, no joined mount or time namespace, no time offsets);
+//   - not with systemd, which puts a whole process into its scope.
+//
 // Everything else runs the programs.
 func (r *Runtime) inProcess(s *specs.Spec) bool {
 	if r.Systemd || os.Getenv(EnvChain) == "stages" {
 		return false
 	}
-	return unshare.Direct(namespace.NewPlan(s))
+	p := namespace.NewPlan(s)
+	return p.Mode(specs.PIDNamespace) == namespace.New && unshare.Direct(p)
 }
 
 // launch is the in-process host side. files are the child's descriptors
@@ -147,109 +158,46 @@ func killChild(pid int) {
 	}
 }
 
-// execInProcess is inProcess for `exec`: oci-run joins the container's
-// cgroup and namespaces itself (a thread of its own: cgroup v1 by thread,
-// cgroup2 at the clone, net/ipc/uts/cgroup/pid with setns) instead of
-// running oci-cgroup --join and oci-unshare, whose parent re-executed
-// itself to join through its constructor: three Go programs fewer. The
-// mount namespace (and the root of a container entered by chroot) is
-// still entered by oci-unshare's child image, whose constructor runs
-// before its Go runtime: setns of a mount namespace needs a process that
-// shares its filesystem context with no other thread, and the next stage
-// must be exec'd from its sealed handle before the container's /proc is
-// the one in view. Not with a user or time namespace (setns of those
-// needs a single-threaded process) or systemd.
-func (r *Runtime) execInProcess(s *specs.Spec, c *state.Container) bool {
-	if c.State.Systemd || os.Getenv(EnvChain) == "stages" {
-		return false
-	}
-	return unshare.Joinable(namespace.NewPlan(s))
+// execJoinsCgroup decides whether `exec` joins the container's cgroup in
+// oci-run instead of running oci-cgroup --join: a thread of oci-run
+// joins the v1 hierarchies (tasks) and starts oci-unshare from there, born
+// in the cgroup2 directory (CLONE_INTO_CGROUP). One Go program fewer, and
+// no cgroup.procs write waiting for an RCU grace period. oci-unshare still
+// enters the namespaces: the process that crosses into the container's
+// pid namespace must run from a sealed binary and hold nothing but the
+// handover descriptors (CVE-2019-5736, CVE-2024-21626), which a copy of
+// oci-run between its fork and its exec would not. Not with systemd,
+// which moves whole processes.
+func (r *Runtime) execJoinsCgroup(c *state.Container) bool {
+	return !c.State.Systemd && os.Getenv(EnvChain) != "stages"
 }
 
-// launchExec starts the exec'd process from oci-run (execInProcess).
-// unshareSeg is oci-unshare's segment of the pipeline (program and its
-// options), next what follows it.
-func (r *Runtime) launchExec(c *state.Container, s *specs.Spec, o ExecOptions, files []*os.File, env, unshareSeg, next []string, initRoot bool) (int, error) {
+// startInCgroup starts cmd (oci-unshare, from its sealed handle) in the
+// container's cgroup, sub-cgroups of exec --cgroup included.
+func startInCgroup(c *state.Container, subs []string, cmd *exec.Cmd) error {
 	cg, err := cgroup.Load(c.State.CgroupPaths)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	sub, err := cgroup.ParseSub(o.Cgroup)
+	sub, err := cgroup.ParseSub(subs)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	p := namespace.NewPlan(s)
-	var child *unshare.Child
-	paths := []string{}
-	names := []string{}
-	for _, prog := range pipeline.StageNames(next) {
-		names = append(names, filepath.Base(prog))
-		paths = append(paths, prog)
-	}
-	if p.JoinMount != nil || initRoot {
-		paths = append(paths, unshareSeg[0])
-		child = &unshare.Child{Argv0: unshareSeg[0], Opts: childOpts(unshareSeg[1:])}
-		if initRoot {
-			child.RootOf = &unshare.RootOf{Pid: c.State.Pid, Start: c.State.PidStart}
-		}
-	}
-	sealed, err := exeseal.SealAll(paths)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		for _, f := range sealed {
-			f.Close()
-		}
-	}()
-	trace.Point("seal")
-	fds := []uintptr{0, 1, 2}
-	for _, f := range files {
-		fds = append(fds, f.Fd())
-	}
-	nums := make([]int, len(names))
-	for i := range names {
-		nums[i] = len(fds)
-		fds = append(fds, sealed[i].Fd())
-	}
-	if child != nil {
-		// Not listed in OCI_STAGE_FDS: the child image closes its own
-		// handle before it execs the next stage.
-		child.Self = len(fds)
-		fds = append(fds, sealed[len(sealed)-1].Fd())
-	}
-	env = append(env, stage.EnvStageFDs+"="+stage.FormatStageFDs(names, nums))
-	sys := &syscall.SysProcAttr{}
 	if d := cg.JoinDir(cgroup.Unified, sub); d != "" {
 		dfd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return 0, fmt.Errorf("container cgroup %s does not exist (is the container running?)", d)
+			return fmt.Errorf("container cgroup %s does not exist (is the container running?)", d)
 		}
 		defer unix.Close(dfd)
-		sys.UseCgroupFD, sys.CgroupFD = true, dfd
+		if cmd.SysProcAttr == nil {
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+		}
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, dfd
 	}
-	var pid int
 	onThrowawayThread(func() {
 		if err = cg.JoinThreadV1(sub); err == nil {
-			pid, err = unshare.Launch(p, next, env, fds, "", child, sys)
+			err = cmd.Start()
 		}
 	})
-	return pid, err
-}
-
-// childOpts keeps the options of oci-unshare's segment that its child
-// image reads (--spec-fd, --bundle); --detach and --root-of are the
-// parent's, done here.
-func childOpts(opts []string) []string {
-	var out []string
-	for i := 0; i < len(opts); i++ {
-		switch opts[i] {
-		case "--detach":
-		case "--root-of":
-			i++
-		default:
-			out = append(out, opts[i])
-		}
-	}
-	return out
+	return err
 }

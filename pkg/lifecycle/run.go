@@ -30,12 +30,11 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("bundle: %w", err)
 	}
-	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
+	s, _, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return 1, err
 	}
-	// Read once: create works from these.
-	o.Bundle, o.spec, o.raw = bundle, s, raw
+	o.Bundle = bundle
 	var tty *ttyProxy
 	if s.Process != nil && s.Process.Terminal && o.ConsoleSocket == "" {
 		if o.Detach {
@@ -63,7 +62,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	}
 	// The container stays locked from create to start: nothing can come
 	// between, and start needs not read again what create knows.
-	c, _, err := r.create(o.CreateOptions)
+	c, cs, err := r.create(o.CreateOptions)
 	if err != nil {
 		return 1, err
 	}
@@ -75,7 +74,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		}
 	}
 	r.wire(c)
-	if err := r.start(c, s); err != nil {
+	if err := r.start(c, cs); err != nil {
 		c.Close()
 		r.Delete(o.ID, true)
 		return 1, err

@@ -27,7 +27,8 @@ func selinuxEnabled() bool {
 	return err == nil
 }
 
-func checkLSM(p *Plan) error {
+// CheckLSM refuses labels for a security module this host does not run.
+func CheckLSM(p *Plan) error {
 	if p.AppArmorProfile != "" && !appArmorEnabled() {
 		return fmt.Errorf("process.apparmorProfile: %q: AppArmor is not enabled on this host", p.AppArmorProfile)
 	}

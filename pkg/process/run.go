@@ -72,7 +72,7 @@ func Run(s *stage.Stage, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLSM(p); err != nil {
+	if err := CheckLSM(p); err != nil {
 		return err
 	}
 	h, err := readHandover(s)
@@ -122,7 +122,7 @@ func Run(s *stage.Stage, o Options) error {
 	// a strict profile must allow. The handover descriptors still open
 	// (sync socket, fifo) are above the preserved range and stay usable
 	// until execve.
-	if err := closeOnExecFrom(3 + h.preserve); err != nil {
+	if err := CloseOnExecFrom(3 + h.preserve); err != nil {
 		return err
 	}
 	listenerConn := -1
@@ -462,10 +462,10 @@ func installSeccomp(s *stage.Stage, p *Plan, prog []unix.SockFilter, conn int) e
 	return seccompload.SendListener(conn, seccompload.ListenerState(st, p.ListenerMetadata), listener)
 }
 
-// closeOnExecFrom marks every descriptor from first on close-on-exec:
+// CloseOnExecFrom marks every descriptor from first on close-on-exec:
 // close_range(2) where the kernel has CLOSE_RANGE_CLOEXEC (5.11), the
 // list in /proc/self/fd otherwise.
-func closeOnExecFrom(first int) error {
+func CloseOnExecFrom(first int) error {
 	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if err == nil {
 		return nil

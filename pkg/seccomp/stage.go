@@ -1,3 +1,5 @@
+//go:build cgo
+
 package seccomp
 
 import (
@@ -19,6 +21,17 @@ import (
 // own setup. Otherwise (`oci-seccomp 3<cfg -- sh`) it installs the filter
 // itself, on this thread, and execs the command under it.
 func Run(s *stage.Stage) error {
+	if s.Check {
+		var sc *specs.LinuxSeccomp
+		if s.Spec.Linux != nil {
+			sc = s.Spec.Linux.Seccomp
+		}
+		warns, err := Check(sc)
+		for _, w := range warns {
+			fmt.Println(w)
+		}
+		return err
+	}
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE, 0): %w", err)
 	}
@@ -101,4 +114,38 @@ func installAndExec(s *stage.Stage, sc *specs.LinuxSeccomp, prog []unix.SockFilt
 	}
 	err = unix.Exec(path, argv, env)
 	return fmt.Errorf("exec %s: %w", path, err)
+}
+
+// Check compiles linux.seccomp without installing it, for `oci-run
+// check` (oci-run cannot link libseccomp): the error the stage would
+// fail with, or warnings naming each syscall libseccomp does not know,
+// whose rules the stage skips.
+func Check(sc *specs.LinuxSeccomp) ([]string, error) {
+	if sc == nil {
+		return nil, nil
+	}
+	if _, err := seccompload.Flags(sc); err != nil {
+		return nil, err
+	}
+	plan, err := NewPlan(sc)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Compile(plan)
+	if err != nil {
+		return nil, err
+	}
+	skipped := map[string]bool{}
+	for _, n := range res.Skipped {
+		skipped[n] = true
+	}
+	var warns []string
+	for i, sys := range sc.Syscalls {
+		for j, n := range sys.Names {
+			if skipped[n] {
+				warns = append(warns, fmt.Sprintf("linux.seccomp.syscalls[%d].names[%d]: %q is not a system call libseccomp knows here: the rule is skipped for it", i, j, n))
+			}
+		}
+	}
+	return warns, nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -38,11 +39,14 @@ func Parse(b []byte) (*specs.Spec, error) {
 func describeJSONError(b []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
+		field, ok := pathAtOffset(b, te.Offset)
+		if !ok {
+			field = te.Field
+		}
 		if field == "" {
 			field = "(top level)"
 		}
-		return fmt.Errorf("%s: expected %s, got JSON %s", field, te.Type, te.Value)
+		return fmt.Errorf("%s: expected %s, got JSON %s", field, typeName(te.Type), te.Value)
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
@@ -52,7 +56,31 @@ func describeJSONError(b []byte, err error) error {
 	if errors.Is(err, io.EOF) {
 		return errors.New("empty configuration")
 	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errors.New("invalid JSON: the document ends early")
+	}
 	return err
+}
+
+// typeName says what JSON a Go type takes, in the spec's terms: the
+// configuration's named string types (specs.LinuxNamespaceType, ...) are
+// strings to whoever writes the file.
+func typeName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array of " + typeName(t.Elem())
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return t.String()
 }
 
 // LoadFile reads and parses a config.json file.

@@ -66,6 +66,10 @@ func Validate(s *specs.Spec, bundle string, p Purpose) error {
 			c.add("root.path", "%v", trimPathErr(err))
 		} else if !fi.IsDir() {
 			c.add("root.path", "%q is not a directory", RootPath(s, bundle))
+		} else if real, err := filepath.EvalSymlinks(RootPath(s, bundle)); err == nil && real != RootPath(s, bundle) {
+			// As runc: the rootfs is bound and pivoted into by its path,
+			// which must be the directory itself.
+			c.add("root.path", "%q is reached through a symlink (it is %q): give the real path", RootPath(s, bundle), real)
 		}
 	}
 	if s.Process != nil {

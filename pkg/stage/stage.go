@@ -65,6 +65,12 @@ type Def struct {
 	Flags func(fs *flag.FlagSet)
 	// Terminal stages (oci-exec) take no pipeline after "--".
 	Terminal bool
+	// Checkable stages take --check: check the configuration for their
+	// concern as they would apply it, print warnings on stdout, and exit
+	// (1 with the error) without a next program and without changing
+	// anything. oci-run check uses it where oci-run cannot do the check
+	// itself (oci-seccomp: libseccomp).
+	Checkable bool
 	// Run does the stage's work; it normally ends in s.ExecNext.
 	Run func(s *Stage) error
 }
@@ -81,6 +87,8 @@ type Stage struct {
 	Next []string
 	// Sync is the socket to oci-run, nil when the stage runs alone.
 	Sync *syncsock.Conn
+	// Check is --check (Def.Checkable): check, do not apply.
+	Check bool
 }
 
 // Main parses the command line and the spec, runs the stage and exits.
@@ -111,6 +119,10 @@ func parse(d Def, args []string) (*Stage, error) {
 	if d.Flags != nil {
 		d.Flags(fs)
 	}
+	var check bool
+	if d.Checkable {
+		fs.BoolVar(&check, "check", false, "check the configuration as this stage would apply it, print warnings, and exit without running anything")
+	}
 	fs.Usage = func() { printUsage(d, fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -119,11 +131,14 @@ func parse(d Def, args []string) (*Stage, error) {
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)
 	}
-	s := &Stage{Name: d.Name, SpecFD: *specFD, Next: fs.Args()}
-	if d.Terminal && len(s.Next) > 0 {
+	s := &Stage{Name: d.Name, SpecFD: *specFD, Next: fs.Args(), Check: check}
+	if (d.Terminal || check) && len(s.Next) > 0 {
+		if check {
+			return nil, fmt.Errorf("unexpected arguments %q: --check runs nothing", s.Next)
+		}
 		return nil, fmt.Errorf("unexpected arguments %q: %s runs process.args of the spec", s.Next, d.Name)
 	}
-	if !d.Terminal && len(s.Next) == 0 {
+	if !d.Terminal && !check && len(s.Next) == 0 {
 		return nil, errors.New("nothing to run: give the next program after -- (see --help)")
 	}
 	if v := os.Getenv(EnvSync); v != "" {

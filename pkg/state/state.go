@@ -61,9 +61,16 @@ type State struct {
 	// NoNewKeyring is create's --no-new-keyring: exec'd processes then
 	// keep their caller's session keyring too, as the init did.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
-	// Creator identifies the `create` process while status is creating.
+	// Creator identifies the `create` process until create has finished:
+	// set, the container is creating while that process lives, and
+	// stopped (a create that was killed) when it is gone.
 	Creator      int    `json:"creator,omitempty"`
 	CreatorStart uint64 `json:"creatorStart,omitempty"`
+	// Chain is the first process of the stage chain (oci-cgroup, then
+	// oci-unshare) while create runs, so that delete can stop a chain
+	// whose oci-run was killed before it reaches the cgroup.
+	Chain      int    `json:"chain,omitempty"`
+	ChainStart uint64 `json:"chainStart,omitempty"`
 	// Frozen is consulted by Status through FreezerState (set by the
 	// cgroup code); kept out of the file.
 	FreezerState func() (bool, error) `json:"-"`
@@ -112,6 +119,12 @@ type Container struct {
 // ErrNotExist is returned for an unknown container id.
 var ErrNotExist = errors.New("container does not exist")
 
+// notExistError names the id; it is ErrNotExist for errors.Is.
+type notExistError struct{ id string }
+
+func (e notExistError) Error() string        { return "container " + e.id + " does not exist" }
+func (e notExistError) Is(target error) bool { return target == ErrNotExist }
+
 // ErrExist is returned when creating an id that is taken.
 var ErrExist = errors.New("container with id exists")
 
@@ -148,7 +161,7 @@ func (s Store) Open(id string) (*Container, error) {
 	c, err := lockDir(s.dir(id))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s does not exist", id)
+			return nil, notExistError{id}
 		}
 		return nil, err
 	}
@@ -164,7 +177,7 @@ func (s Store) Peek(id string) (*Container, error) {
 	}
 	c := &Container{Dir: s.dir(id)}
 	if _, err := os.Stat(c.Dir); err != nil {
-		return nil, fmt.Errorf("container %s does not exist", id)
+		return nil, notExistError{id}
 	}
 	return c, c.load(id)
 }
@@ -265,9 +278,8 @@ func (c *Container) Path(name string) string { return filepath.Join(c.Dir, name)
 func (c *Container) Status() string {
 	st := &c.State
 	if st.Creator != 0 {
-		// The create has not finished: it is running, or it died before
-		// the container was set up (then whatever it left, an init that
-		// already reported its pid included, is only for delete).
+		// Create has not finished: it is running, or it was killed and
+		// what it left can only be deleted.
 		if proc.Alive(st.Creator, st.CreatorStart) {
 			return Creating
 		}

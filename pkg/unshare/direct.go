@@ -93,7 +93,7 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 	if child != nil {
 		var opened []*os.File
 		var err error
-		if argv, env, files, opened, err = childImage(p, argv, env, files, child); err != nil {
+		if argv, env, opened, err = childImage(p, argv, env, child); err != nil {
 			return 0, err
 		}
 		defer closeAll(opened)
@@ -136,10 +136,11 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 }
 
 // childImage turns argv into the child image's command line and
-// environment, and hands it the mount namespace and the root to enter,
-// opened now, at the end of files. opened are to be closed once the
-// child is started.
-func childImage(p *namespace.Plan, argv, env []string, files []uintptr, c *Child) (_ []string, _ []string, _ []uintptr, opened []*os.File, err error) {
+// environment, and opens the mount namespace and the root it enters,
+// inherited at their own numbers (files must pass the process's
+// inheritable descriptors through, as stdio() with ForkExec does). opened
+// are to be closed once the child is started.
+func childImage(p *namespace.Plan, argv, env []string, c *Child) (_ []string, _ []string, opened []*os.File, err error) {
 	defer func() {
 		if err != nil {
 			closeAll(opened)
@@ -157,34 +158,30 @@ func childImage(p *namespace.Plan, argv, env []string, files []uintptr, c *Child
 			env = stage.SetEnv(env, envHandoff, fmt.Sprintf("%d:%d", fd, len(full)-len(argv)))
 		}
 	}
-	files = files[:len(files):len(files)]
 	if j := p.JoinMount; j != nil {
-		f, err := namespace.Open(j.Path, j.Kind)
+		f, err := openInherited(j)
 		if err != nil {
-			return nil, nil, nil, opened, fmt.Errorf("%s.path: %w", j.Field, err)
+			return nil, nil, opened, err
 		}
 		opened = append(opened, f)
-		fd := len(files)
-		files = append(files, f.Fd())
+		fd := int(f.Fd())
 		env = stage.SetEnv(env, envMount, strconv.Itoa(fd))
 		env = stage.SetEnv(env, nsjoin.Env, nsjoin.Format([]nsjoin.Entry{{FD: fd, Flag: unix.CLONE_NEWNS}}))
 	}
 	if c.RootOf != nil {
 		rfd, err := c.RootOf.open()
 		if err != nil {
-			return nil, nil, nil, opened, err
+			return nil, nil, opened, err
 		}
 		opened = append(opened, os.NewFile(uintptr(rfd), "root"))
-		fd := len(files)
-		files = append(files, uintptr(rfd))
-		env = stage.SetEnv(env, envRoot, strconv.Itoa(fd))
+		env = stage.SetEnv(env, envRoot, strconv.Itoa(rfd))
 		// Every /proc/PID path is open now: PID must still be the process
 		// it was.
 		if err := c.RootOf.check(); err != nil {
-			return nil, nil, nil, opened, err
+			return nil, nil, opened, err
 		}
 	}
-	return full, env, files, opened, nil
+	return full, env, opened, nil
 }
 
 func closeAll(files []*os.File) {

@@ -38,7 +38,7 @@ func runParent(s *stage.Stage, o Options) error {
 			return err
 		}
 		trace.Point("check")
-		if Direct(p) && o.RootOf == nil {
+		if Joinable(p) {
 			return runDirect(s, o, p)
 		}
 		var err error
@@ -103,17 +103,33 @@ func runParent(s *stage.Stage, o Options) error {
 	return started(s, o, pid)
 }
 
-// runDirect starts the first process straight into the next program
-// (Direct): the main thread, locked since init, does the child image's
-// work in the new namespaces and clones from there.
+// runDirect starts the first process without re-executing this program
+// (Joinable): the main thread, locked since init, joins and creates the
+// namespaces a thread can and clones from there, straight into the next
+// program (Direct) or into the child image for the mount namespace and
+// the root (whose constructor then execs the next program itself).
 func runDirect(s *stage.Stage, o Options, p *namespace.Plan) error {
 	env, keep, err := sealStages(s.Next, os.Environ())
 	if err != nil {
 		return err
 	}
-	defer runtime.KeepAlive(keep)
+	// Until the clone: an unreachable *os.File is closed by its finalizer.
+	defer func() { runtime.KeepAlive(keep) }()
+	var child *Child
+	if !Direct(p) || o.RootOf != nil {
+		self, err := sealSelf()
+		if err != nil {
+			return err
+		}
+		fd, _ := stage.SealedFD("oci-unshare")
+		if self != nil {
+			keep = append(keep, self)
+			fd = int(self.Fd())
+		}
+		child = &Child{Self: fd, Argv0: os.Args[0], Opts: []string{"--spec-fd", strconv.Itoa(s.SpecFD), "--bundle", s.Bundle}, RootOf: o.RootOf}
+	}
 	trace.Point("seal")
-	pid, err := Launch(p, s.Next, env, stdio(), "", nil, nil)
+	pid, err := Launch(p, s.Next, env, stdio(), "", child, nil)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -185,12 +186,19 @@ func TestDetachReportsPid(t *testing.T) {
 		t.Fatalf("message %+v, want a pid from oci-unshare", msg)
 	}
 	pid := msg.Pid
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		t.Fatalf("first process %d: %v", pid, err)
-	}
-	if !strings.Contains(string(cmdline), m) {
-		t.Errorf("pid %d runs %q, not the command", pid, cmdline)
+	// The pid is sent before the first process has exec'd the command
+	// (it is still the sealed oci-unshare, or between the two images,
+	// when cmdline reads empty): wait for the command, or for it to end.
+	var cmdline []byte
+	for !strings.Contains(string(cmdline), m) {
+		cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatalf("first process %d: %v", pid, err)
+		}
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
+			t.Fatalf("pid %d ended without running the command", pid)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	inside := procNS(t, pid)
 	host := procNS(t, os.Getpid())
