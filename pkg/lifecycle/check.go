@@ -122,6 +122,11 @@ func (r *Runtime) Explain(o CreateOptions, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "# oci-run create runs this chain for container %s, in %s:\n", o.ID, ch.Dir)
 	fmt.Fprintf(w, "%s\n", pipeline.Quote(append(append([]string{"env"}, ch.Env...), ch.Argv...)))
+	if r.inProcess(pf.Spec) {
+		fmt.Fprintf(w, "# For this container oci-run does the work of oci-cgroup and oci-unshare\n")
+		fmt.Fprintf(w, "# itself (the same packages, on a thread of its own) and starts oci-mount\n")
+		fmt.Fprintf(w, "# as the container's first process; %s=stages runs the chain as it is.\n", EnvChain)
+	}
 	fmt.Fprintf(w, "# with these descriptors (oci-run passes its own stdin, stdout and stderr as 0-2):\n")
 	var specFD int
 	for _, d := range ch.FDs {

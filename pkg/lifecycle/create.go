@@ -254,12 +254,11 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		st.Close()
 		return err
 	}
-	if r.inProcess(s) {
-		next := containerSide(argv)
-		r.Log.Debugf("create %s: in oci-run, then %s", o.ID, pipeline.Quote(next))
-		return r.runInProcess(c, s, o, rt, st, extra, env, next)
-	}
 	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
+	if r.inProcess(s) {
+		r.Log.Debugf("oci-run does the work of oci-cgroup and oci-unshare for %s itself", o.ID)
+		return r.runInProcess(c, s, o, rt, st, extra, env, containerSide(argv))
+	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
