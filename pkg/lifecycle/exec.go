@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/syncsock"
 	"github.com/oci-run/oci-run/pkg/trace"
+	"github.com/oci-run/oci-run/pkg/unshare"
 )
 
 // ExecOptions are the flags of `exec`.
@@ -334,22 +336,54 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		st.Close()
 		return 1, err
 	}
-	var sealed *os.File
+	var sealed []*os.File
+	defer func() {
+		for _, f := range sealed {
+			f.Close()
+		}
+	}()
+	selfPath := ""
 	joinCgroup := r.execJoinsCgroup(c)
 	if joinCgroup {
 		// oci-run joins the cgroup: the chain starts at oci-unshare,
 		// exec'd from a sealed handle placed after the other descriptors.
+		r.Log.Debugf("exec %s: %s (the cgroup joined by oci-run)", o.ID, pipeline.Quote(argv))
 		argv = argv[slices.Index(argv, "--")+1:]
-		f, err := exeseal.Seal(argv[0])
-		if err != nil {
+		tail := argv[slices.Index(argv, "--")+1:]
+		progs := append([]string{argv[0]}, pipeline.StageNames(tail)...)
+		if sealed, err = exeseal.SealAll(progs); err != nil {
 			st.Close()
 			return 1, err
 		}
-		defer f.Close()
-		sealed = f
-		n := 3 + len(extra)
-		extra = append(extra, f)
-		env = append(env, stage.EnvStageFDs+"=oci-unshare="+strconv.Itoa(n))
+		self := 3 + len(extra)
+		extra = append(extra, sealed...)
+		selfPath = "/proc/self/fd/" + strconv.Itoa(self)
+		names := make([]string, len(progs)-1)
+		nums := make([]int, len(progs)-1)
+		for i := range names {
+			names[i], nums[i] = filepath.Base(progs[i+1]), self+1+i
+		}
+		stageFDs := stage.EnvStageFDs + "=" + stage.FormatStageFDs(names, nums)
+		p := namespace.NewPlan(s)
+		if unshare.Joinable(p) && p.Clone == 0 && !p.NewTime {
+			// oci-unshare's child image alone, in fork mode: its
+			// constructor joins every namespace and forks the process
+			// (no oci-unshare parent and its Go runtime).
+			var rootOf *unshare.RootOf
+			if initRoot {
+				rootOf = &unshare.RootOf{Pid: c.State.Pid, Start: c.State.PidStart}
+			}
+			img, err := unshare.Fork(p, tail, append(env, stageFDs), self, fdSync, 3+len(extra), fdSpec, c.State.Bundle, rootOf)
+			if err != nil {
+				st.Close()
+				return 1, err
+			}
+			sealed = append(sealed, img.Files...)
+			extra = append(extra, img.Files...)
+			argv, env = append([]string{argv[0]}, img.Argv[1:]...), img.Env
+		} else {
+			env = append(env, stage.EnvStageFDs+"=oci-unshare="+strconv.Itoa(self))
+		}
 	}
 	r.Log.Debugf("exec %s: %s", o.ID, pipeline.Quote(argv))
 
@@ -361,7 +395,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	if joinCgroup {
 		// Born in the container's cgroup, the chain can be found by
 		// delete whatever happens to this process.
-		cmd.Path = "/proc/self/fd/" + strconv.Itoa(3+len(extra)-1)
+		cmd.Path = selfPath
 		err = startInCgroup(c, o.Cgroup, cmd)
 		runtime.KeepAlive(sealed)
 	} else {

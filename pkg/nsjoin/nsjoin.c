@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -30,8 +32,10 @@
 int nsjoin_ran = 0;	// the variable was set
 int nsjoin_failed = -1;	// position in the list of the entry that failed
 int nsjoin_errno = 0;	// its errno; EINVAL for a malformed list
+int nsjoin_fork_errno = 0;	// fork after the joins failed (fork mode)
 
 static void handoff(int argc, char **argv, char **envp);
+static int forkjoined(void);
 
 __attribute__((constructor)) static void nsjoin(int argc, char **argv, char **envp)
 {
@@ -65,7 +69,39 @@ malformed:
 		nsjoin_errno = EINVAL;
 		return;
 	}
+	if (forkjoined() < 0)
+		return;
 	handoff(argc, argv, envp);
+}
+
+static int envfd(const char *name);
+
+// Fork mode (_OCI_UNSHARE_FORK=SYNCFD, set by oci-run exec): a joined pid
+// namespace applies to children only, so once every namespace is joined
+// this process forks; the child, in the pid namespace, goes on (hand-off);
+// the parent reports the child's pid on the sync socket, as oci-unshare's
+// parent does, and exits. As runc's nsexec, without the Go runtime that a
+// parent oci-unshare would start. Returns -1 when the fork failed
+// (nsjoin_fork_errno), 0 in the child or without fork mode.
+static int forkjoined(void)
+{
+	int sync = envfd("_OCI_UNSHARE_FORK");
+	if (sync < 0)
+		return 0;
+	pid_t pid = fork();
+	if (pid < 0) {
+		nsjoin_fork_errno = errno;
+		return -1;
+	}
+	if (pid == 0)
+		return 0;
+	char msg[96];
+	int n = snprintf(msg, sizeof(msg), "{\"type\":\"pid\",\"stage\":\"oci-unshare\",\"pid\":%d}", (int)pid);
+	if (write(sync, msg, n) != n) {
+		kill(pid, SIGKILL);
+		_exit(1);
+	}
+	_exit(0);
 }
 
 static int envfd(const char *name)
@@ -97,9 +133,17 @@ static void handoff(int argc, char **argv, char **envp)
 			return;
 		close(root);
 	}
-	int mnt = envfd("_OCI_UNSHARE_MNTNS");
-	if (mnt >= 0)
-		close(mnt);
+	// The joined namespaces are nothing the next stages need.
+	for (const char *p = getenv("_OCI_UNSHARE_SETNS"); p != NULL && *p != '\0';) {
+		char *end;
+		long ns = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		close((int)ns);
+		p = strchr(end, ',');
+		if (p != NULL)
+			p++;
+	}
 	int self = envfd("_OCI_UNSHARE_SELF");
 	if (self >= 0 && self != fd)
 		close(self);

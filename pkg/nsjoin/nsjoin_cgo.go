@@ -2,7 +2,7 @@
 
 package nsjoin
 
-// extern int nsjoin_ran, nsjoin_failed, nsjoin_errno;
+// extern int nsjoin_ran, nsjoin_failed, nsjoin_errno, nsjoin_fork_errno;
 import "C"
 
 import "syscall"
@@ -21,4 +21,13 @@ func Result() (ran bool, failed int, err error) {
 		err = syscall.Errno(C.nsjoin_errno)
 	}
 	return true, int(C.nsjoin_failed), err
+}
+
+// ForkError is the error of the fork that follows the joins in fork mode
+// (EnvFork), nil when there was none.
+func ForkError() error {
+	if C.nsjoin_fork_errno != 0 {
+		return syscall.Errno(C.nsjoin_fork_errno)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/namespace"
+	"github.com/oci-run/oci-run/pkg/nsjoin"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/trace"
 )
@@ -25,6 +26,21 @@ func runChild(s *stage.Stage) error {
 		return fmt.Errorf("make non-dumpable: %w", err)
 	}
 	p := namespace.NewPlan(s.Spec)
+	if os.Getenv(envFork) != "" {
+		// Fork mode (oci-run exec): here only when the constructor did
+		// not hand off. In the process that joined: a join or the fork
+		// failed. In its fork: the hand-off failed, and what follows does
+		// the same steps and reports.
+		if err := joinResult(ForkJoins(p)); err != nil {
+			return err
+		}
+		if err := nsjoin.ForkError(); err != nil {
+			return fmt.Errorf("fork into the container's pid namespace: %w", err)
+		}
+		if err := closeJoined(); err != nil {
+			return err
+		}
+	}
 	if fd, ok := envFD(os.Environ(), envMount); ok && p.JoinMount != nil {
 		if err := joinResult([]namespace.Join{*p.JoinMount}); err != nil {
 			return err

@@ -84,7 +84,7 @@ func Run(s *stage.Stage, o Options) error {
 }
 
 // private lists the variables that must not reach the next stage.
-var private = []string{envChild, envSelf, envMount, envPid, envRoot, envHandoff, nsjoin.Env}
+var private = []string{envChild, envSelf, envMount, envPid, envRoot, envHandoff, envFork, nsjoin.Env}
 
 // envHandoff asks the nsjoin constructor of the child image to exec the
 // next stage itself, "FD:INDEX" (pkg/nsjoin/nsjoin.c).
