@@ -124,6 +124,14 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("/proc/self/mountinfo: %w", err)
 	}
+	// Where the system mounted its hierarchies under /sys/fs/cgroup, a
+	// cgroup mount elsewhere is somebody else's: a container that shares
+	// our mount namespace has its cgroup2 at ROOTFS/sys/fs/cgroup, and it
+	// must not turn a pure v1 host into a hybrid one.
+	systemMounted := slices.ContainsFunc(mounts, func(f []string) bool {
+		t := f[slices.Index(f, "-")+1]
+		return (t == "cgroup" || t == "cgroup2") && underCgroupfs(unescape(f[4]))
+	})
 	h := &Host{}
 	seen := map[string]bool{}
 	hasV1, hasV2 := false, false
@@ -131,7 +139,7 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 		sep := slices.Index(fields, "-")
 		fstype, superOpts := fields[sep+1], fields[sep+3]
 		root, mnt := unescape(fields[3]), unescape(fields[4])
-		if shadowed(mnt, mounts[i+1:]) {
+		if shadowed(mnt, mounts[i+1:]) || systemMounted && !underCgroupfs(mnt) {
 			continue
 		}
 		var ctrls []string

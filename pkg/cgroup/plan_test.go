@@ -60,6 +60,22 @@ func TestParseHostHybrid(t *testing.T) {
 	}
 }
 
+// A container that shares our mount namespace mounts its cgroup2 inside
+// its rootfs: a pure v1 host stays v1.
+func TestParseHostIgnoresCgroupMountsOutsideSysFsCgroup(t *testing.T) {
+	mi := `26 25 0:23 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu
+90 80 0:28 / /run/bundle/rootfs/sys/fs/cgroup rw - cgroup2 cgroup2 rw
+91 80 0:24 / /run/bundle/rootfs/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+`
+	h, err := parseHost(strings.NewReader(mi), strings.NewReader("2:cpu:/\n3:memory:/\n0::/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Mode != V1 || len(h.Hierarchies) != 1 || h.Hierarchies[0].Mountpoint != "/sys/fs/cgroup/cpu" {
+		t.Errorf("mode %v, hierarchies %+v; want v1 with /sys/fs/cgroup/cpu only", h.Mode, h.Hierarchies)
+	}
+}
+
 func TestParseHostV2InContainer(t *testing.T) {
 	mi := "40 30 0:50 /kubepods/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n"
 	h, err := parseHost(strings.NewReader(mi), strings.NewReader("0::/kubepods/pod1/ctr\n"))
