@@ -16,7 +16,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 # runtime starts (pkg/nsjoin), and runs from a sealed copy in the container.
 STATIC_CGO := oci-seccomp oci-unshare
 
-.PHONY: all build install uninstall clean test unit integration lint conformance conformance-suite e2e e2e-deps fuzz fuzz-seeds bench FORCE
+.PHONY: all build install uninstall clean test unit integration lint integration-stages conformance conformance-suite e2e e2e-deps fuzz fuzz-seeds bench FORCE
 all: build
 
 build: $(addprefix bin/,$(BINS))
@@ -44,7 +44,7 @@ clean:
 # integration, conformance, in that order, stopping at the first failure.
 test:
 	@set -e; t0=$$(date +%s); \
-	for step in build lint unit integration conformance; do \
+	for step in build lint unit integration integration-stages conformance; do \
 		s=$$(date +%s); echo "==> make $$step"; \
 		$(MAKE) --no-print-directory $$step; \
 		echo "==> make $$step: ok in $$(( $$(date +%s) - s ))s"; \
@@ -64,6 +64,15 @@ integration: build
 	if [ -z "$$pkgs" ]; then echo "integration: no test packages under tests/ yet"; \
 	else echo "$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/..."; \
 		$(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) ./tests/...; fi
+
+# The same lifecycle, security and fault tests with oci-run composing the
+# stage binaries themselves (OCI_RUN_CHAIN=stages) instead of doing the host
+# side in-process: the chain a shell user composes stays covered end to end.
+# (tests/cgroup picks the chain per test itself.)
+STAGE_CHAIN_PKGS = ./tests/lifecycle ./tests/compat ./tests/security ./tests/faults ./tests/badinput ./tests/exec
+integration-stages: build
+	@[ "$$(id -u)" = 0 ] || { echo "make integration-stages: needs root" >&2; exit 1; }
+	OCI_RUN_CHAIN=stages $(GO) test -p 1 -count=1 -timeout $(INTEGRATION_TIMEOUT) $(STAGE_CHAIN_PKGS)
 
 # Fuzzing (not part of make test: `make unit` runs every target on its
 # corpus only). Each target runs FUZZTIME; the inputs the fuzzer found
