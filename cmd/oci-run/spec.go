@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -19,19 +18,20 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
 			bundle := fs.String("bundle", "", "write config.json in this directory (default: current directory)")
 			fs.StringVar(bundle, "b", "", "short for --bundle")
-			rootless := fs.Bool("rootless", false, "a configuration for a rootless container (not supported yet)")
+			rootless := fs.Bool("rootless", false, "a configuration for a rootless container: the caller's uid and gid as root in a new user namespace, no network namespace, no cgroup resources")
 			return func(g *global, args []string) error {
 				if err := exactArgs(args, 0, "options"); err != nil {
 					return err
-				}
-				if *rootless {
-					return errors.New("spec --rootless: rootless containers are not supported yet")
 				}
 				path := filepath.Join(*bundle, "config.json")
 				if _, err := os.Lstat(path); err == nil {
 					return fmt.Errorf("file %s exists: remove it first", path)
 				}
-				b, err := json.MarshalIndent(specgen.Default(), "", "\t")
+				s := specgen.Default()
+				if *rootless {
+					specgen.Rootless(s, uint32(os.Geteuid()), uint32(os.Getegid()))
+				}
+				b, err := json.MarshalIndent(s, "", "\t")
 				if err != nil {
 					return err
 				}

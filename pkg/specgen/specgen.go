@@ -4,6 +4,8 @@
 package specgen
 
 import (
+	"strings"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -59,4 +61,39 @@ func Default() *specs.Spec {
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
 	}
+}
+
+// Rootless turns s into a configuration an unprivileged user can run, as
+// `runc spec --rootless` does: the container's root is the calling user
+// (uid and gid), mapped in a new user namespace; the network namespace
+// goes (an unprivileged user cannot give a new one any interface); /sys,
+// which sysfs refuses to mount without the host's network namespace, is a
+// read-only bind of the host's; mount options that name a host uid or gid
+// (devpts gid=5) go, as only the caller's ids are mapped; no cgroup
+// resources, which an unprivileged user may not set.
+func Rootless(s *specs.Spec, uid, gid uint32) {
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.NetworkNamespace && n.Type != specs.UserNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uid, Size: 1}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys",
+				Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+			continue
+		}
+		var opts []string
+		for _, o := range m.Options {
+			if !strings.HasPrefix(o, "uid=") && !strings.HasPrefix(o, "gid=") {
+				opts = append(opts, o)
+			}
+		}
+		s.Mounts[i].Options = opts
+	}
+	s.Linux.Resources = nil
 }

@@ -434,6 +434,35 @@ func TestListAndSpec(t *testing.T) {
 	}
 }
 
+// spec --rootless writes runc's rootless configuration, and it runs: the
+// caller (root here) is root in a new user namespace, with /sys bound from
+// the host and no network namespace.
+func TestSpecRootlessRuns(t *testing.T) {
+	r := newRT(t)
+	dir := t.TempDir()
+	r.must("spec", "--rootless", "--bundle", dir)
+	var s specs.Spec
+	raw, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Resources != nil || len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].HostID != uint32(os.Geteuid()) {
+		t.Fatalf("rootless spec: resources %+v, uid mappings %+v", s.Linux.Resources, s.Linux.UIDMappings)
+	}
+	s.Root.Path = testutil.SharedRootfs(t)
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "cat /proc/self/uid_map; readlink /proc/self/ns/user; readlink /proc/self/ns/net; ls /sys/kernel >/dev/null && echo sys"}
+	testutil.WriteSpec(t, filepath.Join(dir, "config.json"), &s)
+	id := testutil.ID(t)
+	out := r.must("run", "-b", dir, id)
+	host := func(ns string) string { l, _ := os.Readlink("/proc/self/ns/" + ns); return l }
+	f := strings.Fields(out)
+	if len(f) != 6 || f[0] != "0" || f[1] != strconv.Itoa(os.Geteuid()) || f[2] != "1" ||
+		f[3] == host("user") || f[4] != host("net") || f[5] != "sys" {
+		t.Fatalf("inside: %q (host user %s, net %s)", out, host("user"), host("net"))
+	}
+}
+
 func TestJSONLog(t *testing.T) {
 	r := newRT(t)
 	log := filepath.Join(t.TempDir(), "log.json")
