@@ -34,6 +34,13 @@ var commands = map[string]command{}
 
 func register(name string, c command) { commands[name] = c }
 
+// unsupported are runc's commands that oci-run refuses by name, whatever
+// their options, so a caller learns why rather than "unknown command".
+var unsupported = map[string]string{
+	"checkpoint": "oci-run has no CRIU integration (checkpoint and restore)",
+	"restore":    "oci-run has no CRIU integration (checkpoint and restore)",
+}
+
 // global holds the options given before the subcommand.
 type global struct {
 	root, log, logFormat, criu, rootless, stageDir string
@@ -75,7 +82,7 @@ func run(args []string) int {
 	fs.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	fs.BoolVar(&g.debug, "debug", false, "log debug messages")
 	fs.BoolVar(&g.systemd, "systemd-cgroup", false, "manage cgroups through systemd (cgroupsPath slice:prefix:name)")
-	fs.StringVar(&g.criu, "criu", "criu", "path to criu (checkpoint/restore)")
+	fs.StringVar(&g.criu, "criu", "criu", "path to criu: accepted as runc does, unused (checkpoint and restore are not supported)")
 	fs.StringVar(&g.rootless, "rootless", "auto", "rootless cgroup handling: true, false or auto")
 	fs.StringVar(&g.stageDir, "stage-dir", "", "directory of the stage binaries (default: $"+lifecycle.EnvStageDir+", else next to oci-run)")
 	traceFlag := fs.Bool("trace", false, "print where the time of a create, run or exec goes, stage by stage, on stderr (also: $"+trace.Env+"=1)")
@@ -118,6 +125,10 @@ func run(args []string) int {
 	}
 
 	name := rest[0]
+	if why, ok := unsupported[name]; ok {
+		logger.Error(fmt.Sprintf("oci-run %s: not supported: %s", name, why))
+		return 1
+	}
 	cmd, ok := commands[name]
 	if !ok {
 		logger.Error(fmt.Sprintf("oci-run: unknown command %q (see oci-run --help)", name))

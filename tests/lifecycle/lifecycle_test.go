@@ -463,6 +463,17 @@ func TestSpecRootlessRuns(t *testing.T) {
 	}
 }
 
+// runc's checkpoint and restore are refused by name, options and all.
+func TestCheckpointRefused(t *testing.T) {
+	r := newRT(t)
+	for _, args := range [][]string{{"checkpoint", "--image-path", t.TempDir(), "x"}, {"restore", "-b", t.TempDir(), "x"}} {
+		res := r.run(args...)
+		if res.code == 0 || !strings.Contains(res.stderr, "oci-run "+args[0]+": not supported") {
+			t.Errorf("%v: exit %d, stderr %q", args, res.code, res.stderr)
+		}
+	}
+}
+
 func TestJSONLog(t *testing.T) {
 	r := newRT(t)
 	log := filepath.Join(t.TempDir(), "log.json")
