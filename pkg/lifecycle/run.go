@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -128,12 +129,21 @@ func waitInit(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy) int {
 	return 255
 }
 
+// realtimeAfter is how long a foreground container runs before its
+// runtime catches the realtime signals as well: long enough that a short
+// container (/bin/true) never pays for it.
+const realtimeAfter = 100 * time.Millisecond
+
 // forward sends the init every signal we get until stop.
 func forward(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy, stop chan struct{}) {
+	late := time.NewTimer(realtimeAfter)
+	defer late.Stop()
 	for {
 		select {
 		case <-stop:
 			return
+		case <-late.C:
+			go ocisignal.CatchRealtime(sigs)
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:

@@ -20,8 +20,8 @@ var fatal = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, un
 // own children), SIGPIPE (about our own writes), and the uncatchable
 // SIGKILL and SIGSTOP.
 //
-// Not the 33 realtime signals (SIGRTMIN..SIGRTMAX), which runc forwards
-// too: the Go runtime enables signals one at a time, each with a round
+// Not at first the 33 realtime signals (SIGRTMIN..SIGRTMAX), which runc
+// forwards too (see CatchRealtime): the Go runtime enables signals one at a time, each with a round
 // trip to a goroutine of its own locked to a thread of its own, and in
 // this VM, where a context switch is expensive, catching all 64 signals
 // cost 2 ms of CPU and 180 context switches per run, the standard ones
@@ -32,6 +32,27 @@ var Forwarded = []os.Signal{
 	unix.SIGUSR2, unix.SIGALRM, unix.SIGTERM, unix.SIGSTKFLT, unix.SIGCONT,
 	unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGXCPU, unix.SIGXFSZ,
 	unix.SIGVTALRM, unix.SIGWINCH, unix.SIGIO, unix.SIGPWR,
+}
+
+// Realtime are the realtime signals a user can name: SIGRTMIN to SIGRTMAX
+// as glibc numbers them (34 to 64; it keeps the kernel's 32 and 33 for
+// itself, and kill(1) cannot name them), so a user's SIGRTMIN+3 (systemd's
+// "halt") is 37.
+var Realtime = func() []os.Signal {
+	var s []os.Signal
+	for n := 34; n <= 64; n++ {
+		s = append(s, unix.Signal(n))
+	}
+	return s
+}()
+
+// CatchRealtime makes c receive the Realtime signals too. It costs about
+// two thirds of what catching every signal costs (see Forwarded), so the
+// foreground commands catch them only once the container has outlived its
+// start-up: a realtime signal sent before that is ignored (the Go runtime
+// drops a realtime signal nobody asked for), not fatal.
+func CatchRealtime(c chan<- os.Signal) {
+	ossignal.Notify(c, Realtime...)
 }
 
 // CatchAll makes c receive the Forwarded signals and returns a channel

@@ -3,9 +3,11 @@
 package lifecycle_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/internal/testutil"
 )
@@ -200,6 +203,65 @@ func TestRunExitCodeOfSignal(t *testing.T) {
 		t.Fatalf("run exited with %v, want 137", err)
 	}
 	r.noLeaks(id, nil)
+}
+
+// run forwards the signals it gets to the container: a standard one at
+// once, a realtime one (SIGRTMIN+3, 37) once the container has run a
+// little, so the test keeps sending it until the container answers.
+func TestRunForwardsSignals(t *testing.T) {
+	for _, c := range []struct {
+		sig  unix.Signal
+		code int
+	}{{unix.SIGUSR1, 3}, {unix.Signal(37), 4}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			r := newRT(t)
+			script := fmt.Sprintf(`trap 'echo got; exit %d' %d; echo ready; while :; do sleep 0.05; done`, c.code, int(c.sig))
+			b, _ := bundle(t, "sh", "-c", script)
+			id := testutil.ID(t)
+			cmd := exec.Command(r.bin, "--root", r.root, "run", "-b", b, id)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer r.run("delete", "--force", id)
+			lines := make(chan string)
+			go func() {
+				sc := bufio.NewScanner(out)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			if l := <-lines; l != "ready" {
+				t.Fatalf("first line %q", l)
+			}
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			deadline := time.After(10 * time.Second)
+		wait:
+			for {
+				cmd.Process.Signal(c.sig)
+				select {
+				case l := <-lines:
+					if l != "got" {
+						t.Fatalf("after %v: %q", c.sig, l)
+					}
+					break wait
+				case <-tick.C:
+				case <-deadline:
+					t.Fatalf("%v never reached the container", c.sig)
+				}
+			}
+			var ee *exec.ExitError
+			if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != c.code {
+				t.Fatalf("run exited with %v, want %d", err, c.code)
+			}
+			r.noLeaks(id, nil)
+		})
+	}
 }
 
 func TestCreateStartStateDelete(t *testing.T) {
