@@ -120,7 +120,10 @@ func TestV2Inside(t *testing.T) {
 		v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 		return v
 	}
-	for n() == 0 {
+	// A mv the loop forked before the join runs on outside the cgroup and
+	// would move the counter once after the freeze: wait until the loop
+	// has forked one after it and that one has finished.
+	for n0 := n(); n() < n0+2; {
 		time.Sleep(time.Millisecond)
 	}
 	if err := c.Freeze(); err != nil {
