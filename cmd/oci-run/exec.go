@@ -50,7 +50,6 @@ func init() {
 			fs.Var(optBool{&o.NoNewPrivs}, "no-new-privs", "set no_new_privs for the process")
 			fs.StringVar(&o.AppArmor, "apparmor", "", "AppArmor profile for the process")
 			fs.StringVar(&o.ProcessLabel, "process-label", "", "SELinux label for the process")
-			fs.Bool("no-subreaper", false, "accepted for runc compatibility; oci-run does not become a subreaper for exec")
 			return func(g *global, args []string) error {
 				if len(args) < 1 {
 					return exactArgs(args, 1, "container id")
