@@ -123,10 +123,12 @@ func parse(d Def, args []string) (*Stage, error) {
 	if d.Checkable {
 		fs.BoolVar(&check, "check", false, "check the configuration as this stage would apply it, print warnings, and exit without running anything")
 	}
-	fs.Usage = func() { printUsage(d, fs) }
+	// The flag package calls Usage on every parse error too: a bad option
+	// gets one line on stderr, the full usage only --help.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			// fs.Parse has printed the usage already.
+			printUsage(d, fs)
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)

@@ -1,7 +1,9 @@
 package badinput
 
 import (
+	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -172,3 +174,18 @@ func TestBadOptions(t *testing.T) {
 
 // hasExec reports whether this build has oci-run exec.
 func hasExec(r *testutil.Runtime) bool { return r.Run("exec", "--help").Code == 0 }
+
+// A stage given an option it does not know says so in one line on stderr,
+// prints nothing on stdout (its usage is for --help) and runs nothing.
+func TestStageBadOption(t *testing.T) {
+	for _, stage := range []string{"oci-cgroup", "oci-unshare", "oci-mount", "oci-seccomp", "oci-exec"} {
+		cmd := exec.Command(testutil.Bin(t, stage), "--no-such-option", "--", "true")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		lines := strings.Split(strings.TrimRight(stderr.String(), "\n"), "\n")
+		if err == nil || stdout.Len() != 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], stage+": ") || !strings.Contains(lines[0], "no-such-option") {
+			t.Errorf("%s --no-such-option: %v\nstdout %q\nstderr %q", stage, err, stdout.String(), stderr.String())
+		}
+	}
+}
