@@ -39,6 +39,11 @@ type CreateOptions struct {
 	NoNewKeyring  bool
 	PreserveFDs   int
 
+	// listen is how many of the preserved descriptors (the first ones)
+	// are systemd socket activation's (LISTEN_FDS): the process is told
+	// in its environment, as runc tells it.
+	listen int
+
 	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
 	// connection to --console-socket, or run's own socket pair.
 	console *os.File
@@ -95,6 +100,11 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
 	}
 	trace.Point("state")
+	if err == nil && o.listen > 0 {
+		// The saved configuration stays the bundle's: exec does not
+		// get the activation's environment.
+		raw, err = withListenEnv(raw, o.listen)
+	}
 	if err == nil {
 		err = r.runChain(c, s, raw, o)
 	}
@@ -179,11 +189,20 @@ func (r *Runtime) prepare(o *CreateOptions) (*preflight.Result, error) {
 	if o.PreserveFDs < 0 {
 		return nil, fmt.Errorf("--preserve-fds: %d is negative", o.PreserveFDs)
 	}
-	for fd := 3; fd < 3+o.PreserveFDs; fd++ {
+	// Socket activation's descriptors come first (3...), the preserved
+	// ones after them, as runc passes them.
+	o.listen = activationFDs()
+	for fd := 3; fd < 3+o.listen; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("LISTEN_FDS=%d: descriptor %d is not open", o.listen, fd)
+		}
+	}
+	for fd := 3 + o.listen; fd < 3+o.listen+o.PreserveFDs; fd++ {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", o.PreserveFDs, fd)
 		}
 	}
+	o.PreserveFDs += o.listen
 	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
 	if err := pf.Err(); err != nil {
 		if pf.Spec != nil {

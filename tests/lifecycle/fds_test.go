@@ -42,6 +42,63 @@ func TestPreserveFDs(t *testing.T) {
 	}
 }
 
+// Socket activation as runc does it: systemd's LISTEN_FDS descriptors
+// (from 3) reach the process first, the preserved ones after them, and the
+// process is told LISTEN_FDS and LISTEN_PID=1. LISTEN_PID names oci-run
+// (the shell execs it, keeping its pid); for another pid nothing is passed.
+func TestSocketActivation(t *testing.T) {
+	r := newRT(t)
+	b, _ := bundle(t, "sh", "-c", `echo "$LISTEN_FDS $LISTEN_PID"; cat <&3; cat <&4; ls /proc/self/fd | tr '\n' ' '`)
+	dir := t.TempDir()
+	run := func(listenPID string) (string, error) {
+		// Opened for each run: a read moves the offset the files share.
+		var files []*os.File
+		for _, text := range []string{"activated\n", "preserved\n"} {
+			p := filepath.Join(dir, strings.TrimSpace(text))
+			os.WriteFile(p, []byte(text), 0o644)
+			f, err := os.Open(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			files = append(files, f)
+		}
+		cmd := exec.Command("sh", "-c", `LISTEN_PID=${LISTEN_PID:-$$} exec "$@"`, "sh",
+			r.bin, "--root", r.root, "run", "--preserve-fds", "1", "-b", b, testutil.ID(t))
+		cmd.Env = append(os.Environ(), "LISTEN_FDS=1")
+		if listenPID != "" {
+			cmd.Env = append(cmd.Env, "LISTEN_PID="+listenPID)
+		}
+		cmd.ExtraFiles = files
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if err != nil {
+			err = errors.New(err.Error() + ": " + errb.String())
+		}
+		return out.String(), err
+	}
+	out, err := run("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(out, "\n", 4)
+	if len(lines) != 4 || lines[0] != "1 1" || lines[1] != "activated" || lines[2] != "preserved" {
+		t.Fatalf("output %q", out)
+	}
+	if fds := strings.Fields(lines[3]); len(fds) != 6 || fds[3] != "3" || fds[4] != "4" {
+		t.Fatalf("descriptors %q", fds)
+	}
+	// For another process: only the one preserved descriptor, fd 3.
+	out, err = run("1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.SplitN(out, "\n", 3); len(lines) < 2 || lines[0] != " " || lines[1] != "activated" {
+		t.Fatalf("LISTEN_PID of another process: %q", out)
+	}
+}
+
 func TestConsoleSocket(t *testing.T) {
 	r := newRT(t)
 	s := testutil.Spec(testutil.SharedRootfs(t), "sh", "-c", "tty; echo hello from the tty")
