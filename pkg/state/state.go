@@ -306,6 +306,10 @@ func (c *Container) Status() string {
 // runc's extra fields (rootfs, created, owner).
 type Spec struct {
 	specs.State
+	// Pid hides State.Pid, which is omitted when 0: runc prints "pid": 0
+	// for a stopped container, and clients that parse runc's output may
+	// look for the key.
+	Pid     int       `json:"pid"`
 	Rootfs  string    `json:"rootfs"`
 	Created time.Time `json:"created"`
 	Owner   string    `json:"owner"`
@@ -326,6 +330,7 @@ func (c *Container) OCIState(status string) Spec {
 			Bundle:      c.State.Bundle,
 			Annotations: c.State.Annotations,
 		},
+		Pid:     pid,
 		Rootfs:  c.State.Rootfs,
 		Created: c.State.Created,
 		Owner:   c.State.Owner,

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,5 +86,24 @@ func TestStatusCreatedRunning(t *testing.T) {
 	c.State.PidStart++
 	if got := c.Status(); got != Stopped {
 		t.Fatalf("reused pid: %s", got)
+	}
+}
+
+// The state document has runc's keys, pid included when it is 0.
+func TestOCIStateJSON(t *testing.T) {
+	c := &Container{State: State{ID: "c1", Bundle: "/b", Rootfs: "/b/rootfs", Pid: 42}}
+	for status, pid := range map[string]string{Stopped: `"pid":0,`, Running: `"pid":42,`} {
+		b, err := json.Marshal(c.OCIState(status))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Count(string(b), `"pid"`) != 1 || !strings.Contains(string(b), pid) {
+			t.Errorf("%s: %s", status, b)
+		}
+		for _, k := range []string{"ociVersion", "id", "status", "bundle", "rootfs", "created", "owner"} {
+			if !strings.Contains(string(b), `"`+k+`"`) {
+				t.Errorf("%s: no %q in %s", status, k, b)
+			}
+		}
 	}
 }
