@@ -19,7 +19,7 @@ func main() {
 	var o cgroup.StageOptions
 	stage.Main(stage.Def{
 		Name:     "oci-cgroup",
-		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] [--id ID] [--systemd] [--rm | --join [--sub [CTRL:]PATH]...] -- NEXT...",
+		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] [--id ID] [--systemd] [--defer-pids] [--rm | --join [--paths FILE] [--sub [CTRL:]PATH]...] -- NEXT...",
 		Usage:    cgroup.StageUsage,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.ID, "id", "", "container id: names the cgroup when linux.cgroupsPath is empty (default oci-cgroup-PID)")

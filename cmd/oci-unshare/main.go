@@ -20,9 +20,9 @@ Start NEXT as the first process of the namespaces in linux.namespaces of the
 configuration: each one new (no path) or joined (path), with
 linux.uidMappings/gidMappings for a new user namespace, linux.timeOffsets
 for a new time namespace, hostname and domainname. With a new pid namespace
-NEXT is its pid 1. The stages named in NEXT are sealed (memfd) first and run
-from there. The host pid of NEXT is sent on the sync socket (OCI_SYNC_FD) when
-there is one. Like unshare --fork, oci-unshare then waits for NEXT, forwards
+NEXT is its pid 1. The stages named in NEXT are sealed first (a read-only
+overlay, else a sealed memfd copy) and run from there. The host pid of NEXT
+is sent on the sync socket (OCI_SYNC_FD) when there is one. Like unshare --fork, oci-unshare then waits for NEXT, forwards
 the signals it gets to it, and exits with its status (128+N when signal N
 killed it); with --detach it exits as soon as NEXT is started.
 
