@@ -1,20 +1,18 @@
 package stage
 
 import (
-	"errors"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
 
 // onlyInheritable reports whether every descriptor of the process is one
-// an exec would keep (not close-on-exec), or one that leads nowhere
-// outside the container. The exec between two stages is where a stage's
-// own descriptors go away; a stage that goes on into the next one in the
-// same process must not carry any of them further (an opened directory of
-// the host would reach the container, CVE-2024-21626). Allowed are the Go
-// runtime's poller (an epoll instance and its eventfd) and a procfs that
-// shows processes only (pidProcfs). When /proc cannot tell, or anything
+// an exec would keep (not close-on-exec), apart from the Go runtime's
+// poller (an epoll instance and its eventfd, which lead nowhere). The
+// exec between two stages is where a stage's own descriptors go away; a
+// stage that goes on into the next one in the same process must not
+// carry any of them further (an opened directory of the host would reach
+// the container, CVE-2024-21626). When /proc cannot tell, or anything
 // else is open, the answer is no and the next stage is exec'd as usual.
 func onlyInheritable() bool {
 	dfd, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -55,31 +53,10 @@ func onlyInheritable() bool {
 		switch string(link[:n]) {
 		case "anon_inode:[eventpoll]", "anon_inode:[eventfd]":
 			continue
-		case "/":
-			if pidProcfs(fd) {
-				continue
-			}
 		}
 		return false
 	}
 	return true
-}
-
-// pidProcfs reports whether fd is the root of a procfs mounted with
-// subset=pid: filepath-securejoin keeps one for the life of the process
-// (pkg/securepath reopens handles through it), made by oci-mount in the
-// container's pid namespace, with hidepid=ptraceable. It shows the
-// processes of that namespace its user may ptrace, nothing of the host's
-// files, and it cannot be closed from outside the library.
-func pidProcfs(fd int) bool {
-	var st unix.Statfs_t
-	if unix.Fstatfs(fd, &st) != nil || st.Type != unix.PROC_SUPER_MAGIC {
-		return false
-	}
-	// subset=pid: the files of the whole system (uptime, sys, ...) are
-	// not there.
-	err := unix.Faccessat(fd, "uptime", unix.F_OK, unix.AT_SYMLINK_NOFOLLOW)
-	return errors.Is(err, unix.ENOENT)
 }
 
 // setComm names the process (its main thread) after the stage it
