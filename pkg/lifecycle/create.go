@@ -42,6 +42,9 @@ type CreateOptions struct {
 	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
 	// connection to --console-socket, or run's own socket pair.
 	console *os.File
+	// raw and spec are config.json as run already read it.
+	raw  []byte
+	spec *specs.Spec
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
@@ -184,7 +187,7 @@ func (r *Runtime) prepare(o *CreateOptions) (*preflight.Result, error) {
 			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d is not open", o.PreserveFDs, fd)
 		}
 	}
-	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
+	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd, Raw: o.raw, Spec: o.spec})
 	if err := pf.Err(); err != nil {
 		if pf.Spec != nil {
 			err = fmt.Errorf("config.json: %w", err)

@@ -33,6 +33,11 @@ type Options struct {
 	Bundle  string
 	NoPivot bool
 	Systemd bool
+	// Raw and Spec, when set, are config.json and its parse as the
+	// caller already read them (run, which needs process.terminal
+	// first): they are not read again.
+	Raw  []byte
+	Spec *specs.Spec
 }
 
 // Result is what the checks found, and what create goes on with.
@@ -93,6 +98,11 @@ func (r *Result) Warn(w string) { r.Warnings = append(r.Warnings, w) }
 // file cannot be read or parsed, that is the only error and Spec is nil.
 func Bundle(o Options) *Result {
 	r := &Result{}
+	if o.Raw != nil && o.Spec != nil {
+		r.Spec, r.Raw = o.Spec, o.Raw
+		Config(r, o)
+		return r
+	}
 	path := filepath.Join(o.Bundle, "config.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
