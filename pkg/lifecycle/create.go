@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/cgroup"
 	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/pipeline"
@@ -45,6 +46,8 @@ type CreateOptions struct {
 	// raw and spec are config.json as run already read it.
 	raw  []byte
 	spec *specs.Spec
+	// cgroup is the plan the checks made (the hierarchies read once).
+	cgroup *cgroup.Plan
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
@@ -65,6 +68,7 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	}
 	trace.Point("checks")
 	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
+	o.cgroup = pf.CgroupPlan
 	// pf.Warnings are left to the stages, which report them as they act.
 	mounts, err := recordMounts(pf.Rootfs)
 	if err != nil {

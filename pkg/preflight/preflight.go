@@ -47,6 +47,8 @@ type Result struct {
 	Raw []byte
 	// Cgroup is where the container's cgroup will be.
 	Cgroup cgroup.Paths
+	// CgroupPlan is the whole plan, for a create that goes on with it.
+	CgroupPlan *cgroup.Plan
 	// Rootfs is oci-mount's plan (nil when it does not build).
 	Rootfs *rootfs.Plan
 	// Errors, one problem each (a spec.Errors list is split into its
@@ -137,7 +139,7 @@ func Config(r *Result, o Options) {
 	if plan, err := cgroup.NewPlan(s, o.ID, o.Systemd); err != nil {
 		r.add(err)
 	} else {
-		r.Cgroup = plan.Paths
+		r.Cgroup, r.CgroupPlan = plan.Paths, plan
 	}
 	if s.Process != nil {
 		host, err := capability.ReadHost()
