@@ -5,10 +5,17 @@ package main
 
 import (
 	"flag"
+	"runtime"
 
+	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/rootfs"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
+
+// When oci-exec comes next it runs in this process (Continues), and its
+// credentials, capabilities and seccomp filter are per thread: stay on
+// the main thread from the start, as oci-exec does.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	var o rootfs.Options
@@ -36,10 +43,14 @@ and it is entered with chroot (--no-pivot does not apply). oci-run delete
 removes those mounts; run alone, they stay until unmounted (umount -R).
 
 A stage named in NEXT (oci-seccomp, oci-exec) is exec'd from a sealed copy
-made before the pivot (or handed down in OCI_STAGE_FDS).`,
+made before the pivot (or handed down in OCI_STAGE_FDS). When NEXT is
+oci-exec, oci-mount runs oci-exec's work itself, in this process, with
+the same options and the same result (errors still start "oci-exec:"),
+unless a descriptor an exec would close is still open.`,
 		Flags: func(fs *flag.FlagSet) {
 			fs.BoolVar(&o.NoPivot, "no-pivot", false, "enter the rootfs with MS_MOVE and chroot instead of pivot_root (for a rootfs on initramfs)")
 		},
-		Run: func(s *stage.Stage) error { return rootfs.Run(s, o) },
+		Run:       func(s *stage.Stage) error { return rootfs.Run(s, o) },
+		Continues: []stage.Def{process.Def()},
 	})
 }

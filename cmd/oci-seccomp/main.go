@@ -8,12 +8,14 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/oci-run/oci-run/pkg/process"
 	"github.com/oci-run/oci-run/pkg/seccomp"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
 
-// The filter is per thread when this stage installs it: stay on the main
-// thread and exec from it.
+// The filter is per thread when this stage installs it (and so are the
+// credentials and capabilities oci-exec sets when it runs in this
+// process, Continues): stay on the main thread and exec from it.
 func init() { runtime.LockOSThread() }
 
 func main() {
@@ -42,7 +44,9 @@ Who installs the filter:
   - NEXT is oci-exec: the compiled program is handed down in a sealed
     memfd named by OCI_SECCOMP_FD, and oci-exec installs it right before
     execve of the user program, after its own setup (the filter must not
-    break the runtime's setup).
+    break the runtime's setup). oci-exec runs in this process rather
+    than being exec'd, with the same options and result, unless a
+    descriptor an exec would close is still open.
   - NEXT is anything else: oci-seccomp installs the filter itself
     (no_new_privs first when process.noNewPrivileges is true; otherwise
     loading needs CAP_SYS_ADMIN) and execs NEXT under it. A notify
@@ -59,5 +63,6 @@ Examples:
   oci-seccomp 3<config.json -- oci-exec`,
 		Checkable: true,
 		Run:       seccomp.Run,
+		Continues: []stage.Def{process.Def()},
 	})
 }

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/cgroup"
 	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/mountclean"
 	"github.com/oci-run/oci-run/pkg/pipeline"
@@ -47,6 +48,11 @@ type CreateOptions struct {
 	// console is the socket handed to the chain as OCI_CONSOLE_FD: the
 	// connection to --console-socket, or run's own socket pair.
 	console *os.File
+	// raw and spec are config.json as run already read it.
+	raw  []byte
+	spec *specs.Spec
+	// cgroup is the plan the checks made (the hierarchies read once).
+	cgroup *cgroup.Plan
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
@@ -67,6 +73,7 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	}
 	trace.Point("checks")
 	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
+	o.cgroup = pf.CgroupPlan
 	// pf.Warnings are left to the stages, which report them as they act.
 	mounts, err := recordMounts(pf.Rootfs)
 	if err != nil {
@@ -203,7 +210,7 @@ func (r *Runtime) prepare(o *CreateOptions) (*preflight.Result, error) {
 		}
 	}
 	o.PreserveFDs += o.listen
-	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd})
+	pf := preflight.Bundle(preflight.Options{ID: o.ID, Bundle: bundle, NoPivot: o.NoPivot, Systemd: r.Systemd, Raw: o.raw, Spec: o.spec})
 	if err := pf.Err(); err != nil {
 		if pf.Spec != nil {
 			err = fmt.Errorf("config.json: %w", err)

@@ -61,9 +61,12 @@ func (r *Runtime) inProcess(s *specs.Spec) bool {
 // environment; next is the pipeline from oci-mount on. It returns the pid
 // of the container's first process, a child of this process.
 func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, next []string) (int, error) {
-	plan, err := cgroup.NewPlan(s, o.ID, false)
-	if err != nil {
-		return 0, err
+	plan := o.cgroup
+	if plan == nil {
+		var err error
+		if plan, err = cgroup.NewPlan(s, o.ID, false); err != nil {
+			return 0, err
+		}
 	}
 	plan.DeferPids = true
 	cg, err := plan.Create(-1)

@@ -31,11 +31,12 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("bundle: %w", err)
 	}
-	s, _, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
+	s, raw, err := spec.LoadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		return 1, err
 	}
 	o.Bundle = bundle
+	o.raw, o.spec = raw, s
 	var tty *ttyProxy
 	if s.Process != nil && s.Process.Terminal && o.ConsoleSocket == "" {
 		if o.Detach {

@@ -33,6 +33,11 @@ type Options struct {
 	Bundle  string
 	NoPivot bool
 	Systemd bool
+	// Raw and Spec, when set, are config.json and its parse as the
+	// caller already read them (run, which needs process.terminal
+	// first): they are not read again.
+	Raw  []byte
+	Spec *specs.Spec
 }
 
 // Result is what the checks found, and what create goes on with.
@@ -42,6 +47,8 @@ type Result struct {
 	Raw []byte
 	// Cgroup is where the container's cgroup will be.
 	Cgroup cgroup.Paths
+	// CgroupPlan is the whole plan, for a create that goes on with it.
+	CgroupPlan *cgroup.Plan
 	// Rootfs is oci-mount's plan (nil when it does not build).
 	Rootfs *rootfs.Plan
 	// Errors, one problem each (a spec.Errors list is split into its
@@ -93,6 +100,11 @@ func (r *Result) Warn(w string) { r.Warnings = append(r.Warnings, w) }
 // file cannot be read or parsed, that is the only error and Spec is nil.
 func Bundle(o Options) *Result {
 	r := &Result{}
+	if o.Raw != nil && o.Spec != nil {
+		r.Spec, r.Raw = o.Spec, o.Raw
+		Config(r, o)
+		return r
+	}
 	path := filepath.Join(o.Bundle, "config.json")
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -127,7 +139,7 @@ func Config(r *Result, o Options) {
 	if plan, err := cgroup.NewPlan(s, o.ID, o.Systemd); err != nil {
 		r.add(err)
 	} else {
-		r.Cgroup = plan.Paths
+		r.Cgroup, r.CgroupPlan = plan.Paths, plan
 	}
 	if s.Process != nil {
 		host, err := capability.ReadHost()

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/seccompload"
 	"github.com/oci-run/oci-run/pkg/stage"
+	"github.com/oci-run/oci-run/pkg/trace"
 )
 
 // Run is the oci-seccomp stage. It compiles linux.seccomp; when the next
@@ -46,12 +47,18 @@ func Run(s *stage.Stage) error {
 	if err != nil {
 		return err
 	}
+	trace.Point("compile")
 	if segs := pipeline.Split(s.Next); segs[0].Name() == "oci-exec" {
 		fd, err := seccompload.Handover(prog)
 		if err != nil {
 			return err
 		}
-		return stage.Exec(s.Next, stage.SetEnv(os.Environ(), stage.EnvSeccomp, strconv.Itoa(fd)))
+		// In the environment of this process: oci-exec may run in it
+		// (stage.Def.Continues) as well as be exec'd with it.
+		if err := os.Setenv(stage.EnvSeccomp, strconv.Itoa(fd)); err != nil {
+			return err
+		}
+		return s.ExecNext()
 	}
 	return installAndExec(s, sc, prog, flags)
 }

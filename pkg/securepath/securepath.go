@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -73,13 +75,13 @@ func MkdirAll(root *os.File, p string, mode os.FileMode) (*os.File, error) {
 	if d, err := Open(root, p, unix.O_PATH|unix.O_DIRECTORY); err == nil {
 		return d, nil
 	}
-	d, err := pathrs.MkdirAllHandle(root, rel(p), mode)
+	d, err := mkdirAll(root, rel(p), mode)
 	if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ENOENT) {
 		// A dangling symlink along p (the image's link to a directory
 		// it does not have): create what it names, inside root, like
 		// the container would see it.
 		if t := target(root, p); t != filepath.Clean("/"+p) {
-			d, err = pathrs.MkdirAllHandle(root, rel(t), mode)
+			d, err = mkdirAll(root, rel(t), mode)
 		}
 	}
 	if err != nil {
@@ -87,6 +89,58 @@ func MkdirAll(root *os.File, p string, mode os.FileMode) (*os.File, error) {
 	}
 	return d, nil
 }
+
+// mkdirAll creates the missing directories of p (relative, clean) inside
+// root, one at a time: each with mkdirat(2) in the handle of its parent,
+// and each handle resolved from root the way Open resolves (openat2,
+// RESOLVE_IN_ROOT), so a symlink swapped in meanwhile still leads to a
+// directory inside root, and mkdirat never follows one. Without openat2
+// it is filepath-securejoin's MkdirAllHandle, which checks its handles
+// through a procfs of its own; that procfs handle stays open for the
+// life of the process (a stage that goes on into the next one in the
+// same process must not hold it, stage.Def.Continues).
+func mkdirAll(root *os.File, p string, mode os.FileMode) (*os.File, error) {
+	if !hasOpenat2() {
+		return pathrs.MkdirAllHandle(root, p, mode)
+	}
+	parts := strings.Split(p, "/")
+	var dir *os.File // parts[:i], nil for root
+	for i := range parts {
+		sub := strings.Join(parts[:i+1], "/")
+		d, err := Open(root, sub, unix.O_PATH|unix.O_DIRECTORY)
+		if errors.Is(err, unix.ENOENT) {
+			parent := root
+			if dir != nil {
+				parent = dir
+			}
+			err = unix.Mkdirat(int(parent.Fd()), parts[i], uint32(mode.Perm()))
+			if err == nil || errors.Is(err, unix.EEXIST) {
+				// EEXIST: made meanwhile, or a dangling symlink, which
+				// the lookup below reports as ENOENT.
+				d, err = Open(root, sub, unix.O_PATH|unix.O_DIRECTORY)
+			} else {
+				err = &os.PathError{Op: "mkdirat", Path: sub, Err: err}
+			}
+		}
+		if dir != nil {
+			dir.Close()
+		}
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return dir, nil
+}
+
+// hasOpenat2 reports whether the kernel has openat2(2) (Linux 5.6).
+var hasOpenat2 = sync.OnceValue(func() bool {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC})
+	if err == nil {
+		unix.Close(fd)
+	}
+	return !errors.Is(err, unix.ENOSYS)
+})
 
 // CreateFile makes sure a non-directory exists at p inside root, creating
 // an empty regular file (and the parents) when nothing is there, and

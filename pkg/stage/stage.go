@@ -73,6 +73,12 @@ type Def struct {
 	Checkable bool
 	// Run does the stage's work; it normally ends in s.ExecNext.
 	Run func(s *Stage) error
+	// Continues are stages this binary also links: when the next program
+	// of the pipeline is one of them, ExecNext runs it in this process
+	// instead of exec'ing it (see Stage.ExecNext). The stage that
+	// continues must leave the process as an exec would: nothing open
+	// that is close-on-exec.
+	Continues []Def
 }
 
 // Stage is what Run gets.
@@ -89,18 +95,26 @@ type Stage struct {
 	Sync *syncsock.Conn
 	// Check is --check (Def.Checkable): check, do not apply.
 	Check bool
+
+	continues []Def
 }
 
 // Main parses the command line and the spec, runs the stage and exits.
 func Main(d Def) {
 	trace.Point("main")
 	traceName = d.Name
-	s, err := parse(d, os.Args[1:])
+	run(d, os.Args[1:], nil)
+}
+
+// run parses args and the spec for d, runs it and exits. sync is the
+// sync socket of the stage this one continues (nil: from OCI_SYNC_FD).
+func run(d Def, args []string, sync *syncsock.Conn) {
+	s, err := parse(d, args, sync)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
 	}
 	if err != nil {
-		Fail(d.Name, nil, err)
+		Fail(d.Name, sync, err)
 	}
 	current = s
 	trace.Point("spec")
@@ -110,7 +124,7 @@ func Main(d Def) {
 	os.Exit(0)
 }
 
-func parse(d Def, args []string) (*Stage, error) {
+func parse(d Def, args []string, sync *syncsock.Conn) (*Stage, error) {
 	fs := flag.NewFlagSet(d.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	specFD := fs.Int("spec-fd", 3, "read the OCI configuration from this descriptor")
@@ -133,7 +147,7 @@ func parse(d Def, args []string) (*Stage, error) {
 		}
 		return nil, fmt.Errorf("%v (see --help)", err)
 	}
-	s := &Stage{Name: d.Name, SpecFD: *specFD, Next: fs.Args(), Check: check}
+	s := &Stage{Name: d.Name, SpecFD: *specFD, Next: fs.Args(), Check: check, continues: d.Continues}
 	if (d.Terminal || check) && len(s.Next) > 0 {
 		if check {
 			return nil, fmt.Errorf("unexpected arguments %q: --check runs nothing", s.Next)
@@ -143,7 +157,11 @@ func parse(d Def, args []string) (*Stage, error) {
 	if !d.Terminal && !check && len(s.Next) == 0 {
 		return nil, errors.New("nothing to run: give the next program after -- (see --help)")
 	}
-	if v := os.Getenv(EnvSync); v != "" {
+	if sync != nil {
+		// One *os.File per descriptor: a second one would close it when
+		// collected.
+		s.Sync = sync
+	} else if v := os.Getenv(EnvSync); v != "" {
 		fd, err := inheritedFD(EnvSync, v)
 		if err != nil {
 			return nil, err
@@ -265,8 +283,32 @@ func (s *Stage) Send(m syncsock.Message) error {
 func (s *Stage) NextStages() []string { return pipeline.StageNames(s.Next) }
 
 // ExecNext replaces the process with the next program of the pipeline.
+// When that program is a stage this binary links (Def.Continues) and the
+// process holds nothing an exec would close, it runs that stage here
+// instead, from its own command line, exactly as the program would: one
+// exec and Go start-up fewer. It then does not return.
 func (s *Stage) ExecNext() error {
+	if d, ok := s.continuation(); ok {
+		trace.Point("fuse")
+		FlushTrace()
+		traceName = d.Name
+		trace.Point("main")
+		setComm(d.Name)
+		run(d, s.Next[1:], s.Sync)
+	}
 	return Exec(s.Next, os.Environ())
+}
+
+func (s *Stage) continuation() (Def, bool) {
+	if len(s.Next) == 0 || !pipeline.IsStage(s.Next[0]) {
+		return Def{}, false
+	}
+	for _, d := range s.continues {
+		if d.Name == filepath.Base(s.Next[0]) {
+			return d, onlyInheritable()
+		}
+	}
+	return Def{}, false
 }
 
 // Exec runs argv, a pipeline: a stage listed in OCI_STAGE_FDS is exec'd

@@ -91,7 +91,9 @@ type Group struct {
 
 // handoff marks end a process's part: the next process's start is
 // measured from the latest of them before its first mark.
-var handoff = map[string]bool{"exec": true, "clone": true, "spawn": true}
+// "fuse" is a stage going on into the next one in the same process
+// (stage.Def.Continues).
+var handoff = map[string]bool{"exec": true, "clone": true, "spawn": true, "fuse": true}
 
 // Table renders the groups as a table, rows in the order of their first
 // mark, times in ms from the earliest mark:

@@ -110,6 +110,31 @@ func TestHandoverToExec(t *testing.T) {
 	}
 }
 
+// oci-seccomp -- oci-exec: oci-exec's stage runs in oci-seccomp's
+// process (stage.Def.Continues), as the trace lines say ("fuse"), with
+// the filter installed and the process left with 0, 1, 2 only; its
+// errors are oci-exec's.
+func TestExecContinuesInSeccompProcess(t *testing.T) {
+	testutil.RequireRoot(t)
+	rootfs := testutil.StageRootfs(t, "oci-seccomp", "oci-exec")
+	// "; true": sh forks ls rather than becoming it.
+	s := spec(true, "sh", "-c", "grep ^Seccomp: /proc/self/status; ls /proc/$$/fd; true")
+	s.Linux.Seccomp = getcwdProfile()
+	r := run(t, testutil.InRootCommand(rootfs, "/oci-seccomp", "--", "/oci-exec"), s, []string{"OCI_TRACE=1"})
+	if r.err != nil || r.stdout != "Seccomp:\t2\n0\n1\n2\n" {
+		t.Fatalf("got %q, %v: %s", r.stdout, r.err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "oci-trace oci-seccomp ") || !strings.Contains(r.stderr, " fuse=") || !strings.Contains(r.stderr, "oci-trace oci-exec ") {
+		t.Errorf("trace lines do not show oci-exec continuing in oci-seccomp's process:\n%s", r.stderr)
+	}
+	s.Process.Args = []string{"/nonexistent"}
+	r = run(t, testutil.InRootCommand(rootfs, "/oci-seccomp", "--", "/oci-exec"), s, nil)
+	want := `oci-exec: exec: "/nonexistent": stat /nonexistent: no such file or directory`
+	if r.err == nil || r.stderr != want {
+		t.Errorf("err %v, stderr %q: want %q", r.err, r.stderr, want)
+	}
+}
+
 // Without OCI_SECCOMP_FD, oci-exec installs nothing: compiling is
 // oci-seccomp's job (documented in both --help texts).
 func TestExecAloneInstallsNoFilter(t *testing.T) {
