@@ -239,7 +239,7 @@ func idmappedTree(m *Mount, source string) (int, error) {
 		// of them (idmap.CloseHanded) before the next exec.
 		return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 	}
-	t, err := idmap.Tree(source, m.Opts.RIDMap, m.UIDMappings, m.GIDMappings)
+	t, err := idmap.Tree(source, m.Opts.Recursive, m.Opts.RIDMap, m.UIDMappings, m.GIDMappings)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return -1, fmt.Errorf("%w (in a user namespace, the runtime must prepare idmapped mounts before the clone and pass them in %s)", err, idmap.EnvMountFDs)
