@@ -190,5 +190,6 @@ func TestIDMappedMountBadSourceLeavesNothing(t *testing.T) {
 	if strings.Contains(msg, "\n") || !strings.Contains(msg, want) || !strings.Contains(msg, "/nonexistent-idmap-source") {
 		t.Errorf("error %q, want one line naming %s and the path", msg, want)
 	}
+	t.Logf("create: %s", msg)
 	r.noLeaks(id, before)
 }
