@@ -23,10 +23,12 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/stage"
 )
 
 // EnvMountFDs names the descriptors of prepared idmapped trees.
-const EnvMountFDs = "OCI_MOUNT_FDS"
+const EnvMountFDs = stage.EnvMountFDs
 
 // UsernsFD returns a descriptor of a new user namespace with the given
 // mappings, made by a child that is stopped before it runs anything (it
@@ -108,30 +110,37 @@ func format(m []specs.LinuxIDMapping) string {
 	return b.String()
 }
 
-// Tree returns a detached, idmapped copy of the mount tree at source
-// (recursive for ridmap).
-func Tree(source string, recursive bool, uids, gids []specs.LinuxIDMapping) (*os.File, error) {
+// Tree returns a detached, idmapped copy of the mount tree at source:
+// the submounts come along with recursive (rbind, ridmap), and are
+// idmapped too with ridmap (runc does the same).
+func Tree(source string, recursive, ridmap bool, uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	userns, err := UsernsFD(uids, gids)
 	if err != nil {
 		return nil, err
 	}
 	defer userns.Close()
+	return tree(source, recursive, ridmap, userns)
+}
+
+func tree(source string, recursive, ridmap bool, userns *os.File) (*os.File, error) {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
 	setFlags := uint(unix.AT_EMPTY_PATH)
-	if recursive {
+	if recursive || ridmap {
 		flags |= unix.AT_RECURSIVE
+	}
+	if ridmap {
 		setFlags |= unix.AT_RECURSIVE
 	}
-	tree, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, flags)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree %s: %w", source, err)
 	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
-	if err := unix.MountSetattr(tree, "", setFlags, &attr); err != nil {
-		unix.Close(tree)
+	if err := unix.MountSetattr(fd, "", setFlags, &attr); err != nil {
+		unix.Close(fd)
 		return nil, fmt.Errorf("idmap %s: %w", source, err)
 	}
-	return os.NewFile(uintptr(tree), "idmapped:"+source), nil
+	return os.NewFile(uintptr(fd), "idmapped:"+source), nil
 }
 
 // Handed returns the prepared tree for mounts[index] from OCI_MOUNT_FDS.
@@ -153,12 +162,20 @@ func Handed(index int) (int, bool) {
 // CloseHanded closes every descriptor named by OCI_MOUNT_FDS that is still
 // open and drops the variable: they must not reach the container.
 func CloseHanded() {
-	for _, kv := range strings.Split(os.Getenv(EnvMountFDs), ",") {
+	CloseList(os.Getenv(EnvMountFDs))
+	os.Unsetenv(EnvMountFDs)
+}
+
+// CloseList closes the descriptors of an OCI_MOUNT_FDS value.
+func CloseList(v string) {
+	if v == "" {
+		return
+	}
+	for _, kv := range strings.Split(v, ",") {
 		if _, v, ok := strings.Cut(kv, "="); ok {
 			if fd, err := strconv.Atoi(v); err == nil && fd > 2 {
 				unix.Close(fd)
 			}
 		}
 	}
-	os.Unsetenv(EnvMountFDs)
 }

@@ -61,9 +61,13 @@ func (r *Runtime) inProcess(s *specs.Spec) bool {
 // environment; next is the pipeline from oci-mount on. It returns the pid
 // of the container's first process, a child of this process.
 func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, next []string) (int, error) {
+	trees, err := idmappedTrees(s, o.Bundle)
+	if err != nil {
+		return 0, err
+	}
+	defer trees.Close()
 	plan := o.cgroup
 	if plan == nil {
-		var err error
 		if plan, err = cgroup.NewPlan(s, o.ID, false); err != nil {
 			return 0, err
 		}
@@ -102,6 +106,7 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		fds = append(fds, f.Fd())
 	}
 	env = append(env, stage.EnvStageFDs+"="+stage.FormatStageFDs(names, nums))
+	fds, env = handTrees(trees, fds, env)
 	trace.Point("seal")
 
 	sys := &syscall.SysProcAttr{}

@@ -191,7 +191,15 @@ func (a *applier) destination(dest string, dir bool) (*os.File, error) {
 
 func (a *applier) bind(m *Mount) error {
 	var st unix.Stat_t
-	if err := unix.Stat(m.Source, &st); err != nil {
+	var err error
+	if fd, ok := handedTree(m); ok {
+		// The host side resolved the source: in the container's user
+		// namespace its path may not even be reachable.
+		err = unix.Fstat(fd, &st)
+	} else {
+		err = unix.Stat(m.Source, &st)
+	}
+	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	dest, err := a.destination(m.Destination, st.Mode&unix.S_IFMT == unix.S_IFDIR)
@@ -230,16 +238,24 @@ func (a *applier) bindFrom(m *Mount, dirfd int, path string, dest *os.File) erro
 	return propagate(tree, m.Opts)
 }
 
+// handedTree is the idmapped tree of m the host side prepared.
+func handedTree(m *Mount) (int, bool) {
+	if !m.Opts.IDMap && !m.Opts.RIDMap {
+		return -1, false
+	}
+	return idmap.Handed(m.Index)
+}
+
 // idmappedTree is the detached idmapped copy of m's source: handed down
 // by the host side (OCI_MOUNT_FDS), or made here when this process has the
 // privilege (no user namespace of its own).
 func idmappedTree(m *Mount, source string) (int, error) {
-	if fd, ok := idmap.Handed(m.Index); ok {
+	if fd, ok := handedTree(m); ok {
 		// A copy: the handed descriptor itself is closed with the rest
 		// of them (idmap.CloseHanded) before the next exec.
 		return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
 	}
-	t, err := idmap.Tree(source, m.Opts.RIDMap, m.UIDMappings, m.GIDMappings)
+	t, err := idmap.Tree(source, m.Opts.Recursive, m.Opts.RIDMap, m.UIDMappings, m.GIDMappings)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return -1, fmt.Errorf("%w (in a user namespace, the runtime must prepare idmapped mounts before the clone and pass them in %s)", err, idmap.EnvMountFDs)

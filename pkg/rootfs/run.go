@@ -21,6 +21,7 @@ func Run(s *stage.Stage, o Options) error {
 	}
 	trace.Point("plan")
 	if p.Empty() {
+		idmap.CloseHanded()
 		return s.ExecNext()
 	}
 	// A joined namespace is trusted to be the one oci-unshare entered

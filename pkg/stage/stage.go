@@ -52,6 +52,10 @@ const (
 	// EnvPreserve: number of descriptors after stderr the user process keeps
 	// (--preserve-fds plus LISTEN_FDS).
 	EnvPreserve = "OCI_PRESERVE_FDS"
+	// EnvMountFDs: detached idmapped mount trees made on the host side
+	// (package idmap), as "INDEX=FD" for mounts[INDEX]; oci-mount closes
+	// them.
+	EnvMountFDs = "OCI_MOUNT_FDS"
 )
 
 // Def describes one stage binary.
@@ -199,10 +203,10 @@ func printUsage(d Def, fs *flag.FlagSet) {
 	fs.SetOutput(io.Discard)
 	fmt.Fprintf(w, `
 Handover descriptors (set by oci-run, optional when run alone):
-  %s %s %s %s %s %s
+  %s %s %s %s %s %s %s
 %s=1 prints this stage's timing marks on stderr ("oci-trace" lines).
 See docs/architecture.md.
-`, EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, trace.Env)
+`, EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, EnvMountFDs, trace.Env)
 }
 
 // current is the running stage, for the trace hand-over at exec.
@@ -414,7 +418,7 @@ func StripEnv(env []string) []string {
 }
 
 func isHandover(kv string) bool {
-	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, trace.Env} {
+	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, EnvMountFDs, trace.Env} {
 		if strings.HasPrefix(kv, k+"=") {
 			return true
 		}

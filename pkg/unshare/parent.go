@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/exeseal"
+	"github.com/oci-run/oci-run/pkg/idmap"
 	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/nsjoin"
 	"github.com/oci-run/oci-run/pkg/pipeline"
@@ -32,6 +33,7 @@ func runParent(s *stage.Stage, o Options) error {
 	// *os.File is closed by its finalizer) until the clone is done.
 	var keep []*os.File
 	defer runtime.KeepAlive(&keep)
+	var trees *idmap.Trees
 
 	if os.Getenv(nsjoin.Env) == "" {
 		if err := namespace.Check(s.Spec); err != nil {
@@ -43,6 +45,9 @@ func runParent(s *stage.Stage, o Options) error {
 		}
 		var err error
 		if env, keep, err = prepare(s, p, env); err != nil {
+			return err
+		}
+		if trees, env, err = prepareIDMapped(s, p, env); err != nil {
 			return err
 		}
 		trace.Point("seal")
@@ -96,6 +101,13 @@ func runParent(s *stage.Stage, o Options) error {
 		return err
 	}
 	trace.Point("clone")
+	// The idmapped trees are the child's now (re-executed, only their
+	// numbers are known here).
+	if trees != nil {
+		trees.Close()
+	} else {
+		idmap.CloseList(os.Getenv(idmap.EnvMountFDs))
+	}
 	// The container's root is the child's business only.
 	if fd, ok := envFD(env, envRoot); ok {
 		unix.Close(fd)
@@ -185,6 +197,38 @@ func prepare(s *stage.Stage, p *namespace.Plan, env []string) ([]string, []*os.F
 		env = stage.SetEnv(env, x.env, strconv.Itoa(int(f.Fd())))
 	}
 	return env, keep, nil
+}
+
+// PreparesIDMapped reports whether the host side (oci-unshare's parent,
+// or oci-run when it launches the first process itself) makes the
+// idmapped trees of the spec before the clone (idmap.Prepare): when the
+// container has a user namespace of its own, new or joined, where
+// oci-mount has no privilege over the host's filesystems. Without one,
+// oci-mount makes them itself; with a joined mount namespace the sources
+// are that namespace's paths, and oci-mount tries there.
+func PreparesIDMapped(p *namespace.Plan) bool {
+	return p.User() != namespace.Shared && p.JoinMount == nil
+}
+
+// prepareIDMapped makes the idmapped trees (PreparesIDMapped) before any
+// namespace is joined, and names them in OCI_MOUNT_FDS at their own
+// numbers: inherited across the re-execution for the joins and the clone,
+// closed by oci-mount. A caller that prepared them already is trusted.
+func prepareIDMapped(s *stage.Stage, p *namespace.Plan, env []string) (*idmap.Trees, []string, error) {
+	if !PreparesIDMapped(p) || os.Getenv(idmap.EnvMountFDs) != "" {
+		return nil, env, nil
+	}
+	t, err := idmap.Prepare(s.Spec, s.Bundle)
+	if err != nil || t == nil {
+		return nil, env, err
+	}
+	for _, f := range t.Files {
+		if err := clearCloexec(int(f.Fd())); err != nil {
+			t.Close()
+			return nil, nil, fmt.Errorf("hand down idmapped mounts: %w", err)
+		}
+	}
+	return t, stage.SetEnv(env, idmap.EnvMountFDs, t.Env(nil)), nil
 }
 
 // openJoins opens the namespaces of p.Join for the nsjoin constructor, in

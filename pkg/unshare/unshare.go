@@ -7,8 +7,9 @@
 // kernel allows where (docs/architecture.md, "oci-unshare"):
 //
 //   - the runtime process ("parent") checks the spec against the host,
-//     seals the stages still to come (pkg/exeseal), opens the namespaces to
-//     join, and, when it must join any but the mount namespace,
+//     seals the stages still to come (pkg/exeseal), makes the idmapped
+//     mount trees the child could not (pkg/idmap, OCI_MOUNT_FDS), opens
+//     the namespaces to join, and, when it must join any but the mount namespace,
 //     re-executes its sealed self so that the pkg/nsjoin constructor enters
 //     them before the Go runtime starts;
 //   - the parent then clones the first process with the CLONE_NEW* flags of

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/internal/testutil"
@@ -131,4 +132,61 @@ func highestInitFD(t *testing.T, r *testutil.Runtime) int {
 		}
 	}
 	return max
+}
+
+// Invariant 1 with idmapped mounts in a user namespace: the host side
+// hands oci-mount the idmapped trees as descriptors of the host's
+// filesystem (OCI_MOUNT_FDS). The created init holds none of them, and
+// the process starts with 0, 1, 2 and no OCI_MOUNT_FDS.
+func TestIDMappedTreesDoNotReachTheContainer(t *testing.T) {
+	r := testutil.NewRuntime(t)
+	src := t.TempDir()
+	var srcSt unix.Stat_t
+	if err := unix.Stat(src, &srcSt); err != nil {
+		t.Fatal(err)
+	}
+	s := testutil.Spec("", "sh", "-c", `
+echo "== fds"; for f in /proc/self/fd/*; do echo "${f##*/} $(readlink $f)"; done
+echo "== env"; env | grep ^OCI_ || true
+echo "== end"`)
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	s.Linux.GIDMappings = s.Linux.UIDMappings
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"bind", "idmap"}},
+		specs.Mount{Destination: "/home", Type: "bind", Source: src, Options: []string{"rbind", "ridmap"}})
+
+	// Created, waiting for start: its descriptors, by identity.
+	b := testutil.Bundle(t, s)
+	id := testutil.ID(t)
+	r.Must("create", "-b", b, id)
+	st, _ := r.State(id)
+	fds, err := testutil.FDs(st.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		var fst unix.Stat_t
+		p := fmt.Sprintf("/proc/%d/fd/%s", st.Pid, strings.Fields(fd)[0])
+		if unix.Stat(p, &fst) == nil && fst.Dev == srcSt.Dev && fst.Ino == srcSt.Ino {
+			t.Errorf("the created init holds an idmapped tree: %s", fd)
+		}
+	}
+	r.Run("delete", "--force", id)
+	testutil.NoLeaks(t, id, r.Root, b)
+
+	res := run(t, r, s)
+	if res.Code != 0 {
+		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
+	}
+	var nums []string
+	for _, l := range strings.Split(strings.TrimSpace(section(res.Stdout, "fds")), "\n") {
+		nums = append(nums, strings.Fields(l)[0])
+	}
+	if len(nums) < 3 || nums[0] != "0" || nums[1] != "1" || nums[2] != "2" || len(nums) > 4 {
+		t.Errorf("descriptors in the container:\n%s", section(res.Stdout, "fds"))
+	}
+	if env := strings.TrimSpace(section(res.Stdout, "env")); env != "" {
+		t.Errorf("handover variables reached the process: %q", env)
+	}
 }
