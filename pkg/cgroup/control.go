@@ -140,7 +140,14 @@ func (c *Cgroup) kill() error {
 		st = Frozen
 	}
 	pids, err := c.Pids()
+	self := os.Getpid()
 	for _, pid := range pids {
+		if pid == self {
+			// A thread of ours in the cgroup (one that joined it to start
+			// the container) lists this process in cgroup.procs: killing
+			// it would leave that thread frozen and the cgroup with it.
+			continue
+		}
 		if e := unix.Kill(pid, unix.SIGKILL); e != nil && !errors.Is(e, unix.ESRCH) {
 			err = errors.Join(err, fmt.Errorf("kill %d: %w", pid, e))
 		}

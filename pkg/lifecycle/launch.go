@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -138,6 +139,7 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 // process (the Go runtime would keep it, in the container's cgroup).
 func onThrowawayThread(f func()) {
 	done := make(chan struct{})
+	tid := 0
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
@@ -148,10 +150,28 @@ func onThrowawayThread(f func()) {
 			runtime.UnlockOSThread()
 			return
 		}
+		tid = unix.Gettid()
 		// Never unlocked: the thread ends with this goroutine.
 		f()
 	}()
 	<-done
+	waitThreadGone(tid)
+}
+
+// waitThreadGone waits until thread tid of this process has ended. The
+// goroutine's end comes before its thread's: until the thread is gone it
+// is still in the container's cgroup, where it makes this whole process
+// one of the container's (cgroup.procs), and a create that fails at once
+// would freeze it and kill itself in its cleanup. tgkill finds the thread
+// until it is released, after it has left its cgroups.
+func waitThreadGone(tid int) {
+	if tid == 0 {
+		return
+	}
+	pid := unix.Getpid()
+	for i := 0; i < 20000 && unix.Tgkill(pid, tid, 0) == nil; i++ {
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
 // killChild ends a first process started by launch and reaps it.
