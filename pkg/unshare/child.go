@@ -59,20 +59,8 @@ func runChild(s *stage.Stage) error {
 			return err
 		}
 	}
-	if p.Hostname != "" {
-		if err := unix.Sethostname([]byte(p.Hostname)); err != nil {
-			return fmt.Errorf("hostname: set %q: %w", p.Hostname, err)
-		}
-	}
-	if p.Domainname != "" {
-		if err := unix.Setdomainname([]byte(p.Domainname)); err != nil {
-			return fmt.Errorf("domainname: set %q: %w", p.Domainname, err)
-		}
-	}
-	if p.LoopbackUp {
-		if err := loopbackUp(); err != nil {
-			return fmt.Errorf("bring up lo in the new network namespace: %w", err)
-		}
+	if err := setNames(p); err != nil {
+		return err
 	}
 	trace.Point("setup")
 	if self, ok := envFD(os.Environ(), envSelf); ok {
