@@ -76,20 +76,8 @@ func (r *Runtime) chain(s *specs.Spec, o CreateOptions, fifoPath string) (*Chain
 // oci-cgroup removes the cgroup when the container exits (--rm) and
 // oci-unshare waits for the container instead of detaching.
 func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int, alone bool) ([]string, error) {
-	sfd := strconv.Itoa(fdSpec)
-	var argv []string
-	add := func(name string, opts ...string) error {
-		p, err := r.stagePath(name)
-		if err != nil {
-			return err
-		}
-		if len(argv) > 0 {
-			argv = append(argv, "--")
-		}
-		argv = append(argv, p, "--spec-fd", sfd)
-		argv = append(argv, opts...)
-		return nil
-	}
+	chain := &chainArgv{r: r, sfd: strconv.Itoa(fdSpec)}
+	add := chain.add
 	cg := []string{"--bundle", o.Bundle, "--id", o.ID}
 	if r.Systemd {
 		cg = append(cg, "--systemd")
@@ -130,5 +118,29 @@ func (r *Runtime) pipeline(s *specs.Spec, o CreateOptions, fdSpec int, alone boo
 	if err := add("oci-exec", ex...); err != nil {
 		return nil, err
 	}
-	return argv, nil
+	return chain.argv, nil
+}
+
+// chainArgv is the argv of a stage chain being built, for a new
+// container (pipeline) and for an exec'd process (execPipeline): each
+// stage's path, its spec descriptor and its options, the stages joined by
+// "--".
+type chainArgv struct {
+	r    *Runtime
+	sfd  string
+	argv []string
+}
+
+// add appends the stage name with opts.
+func (c *chainArgv) add(name string, opts ...string) error {
+	p, err := c.r.stagePath(name)
+	if err != nil {
+		return err
+	}
+	if len(c.argv) > 0 {
+		c.argv = append(c.argv, "--")
+	}
+	c.argv = append(c.argv, p, "--spec-fd", c.sfd)
+	c.argv = append(c.argv, opts...)
+	return nil
 }

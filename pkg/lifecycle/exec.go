@@ -463,20 +463,8 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 // execPipeline builds the chain for an exec'd process; with initRoot it
 // starts in the init's root directory.
 func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions, fdSpec, fdPaths int, initRoot bool) ([]string, error) {
-	sfd := strconv.Itoa(fdSpec)
-	var argv []string
-	add := func(name string, opts ...string) error {
-		p, err := r.stagePath(name)
-		if err != nil {
-			return err
-		}
-		if len(argv) > 0 {
-			argv = append(argv, "--")
-		}
-		argv = append(argv, p, "--spec-fd", sfd)
-		argv = append(argv, opts...)
-		return nil
-	}
+	chain := &chainArgv{r: r, sfd: strconv.Itoa(fdSpec)}
+	add := chain.add
 	cg := []string{"--bundle", c.State.Bundle, "--id", o.ID, "--join", "--paths", "/proc/self/fd/" + strconv.Itoa(fdPaths)}
 	if c.State.Systemd {
 		cg = append(cg, "--systemd")
@@ -512,7 +500,7 @@ func (r *Runtime) execPipeline(c *state.Container, s *specs.Spec, o ExecOptions,
 	if err := add("oci-exec", ex...); err != nil {
 		return nil, err
 	}
-	return argv, nil
+	return chain.argv, nil
 }
 
 // followExec reads the chain's messages until the process is about to
