@@ -7,23 +7,17 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/proc"
-	"github.com/oci-run/oci-run/pkg/state"
 )
 
 // Kill sends sig to the container's init, or with all to every process
 // of its cgroup. A container that is neither created, running nor paused
 // is left alone with an error (runtime-spec: kill MUST have no effect).
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
-	c, err := r.open(id)
+	c, err := r.openLive(id)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	switch c.Status() {
-	case state.Created, state.Running, state.Paused:
-	default:
-		return errors.New("container not running")
-	}
 	if all {
 		return signalCgroup(c.State.CgroupPaths, sig)
 	}

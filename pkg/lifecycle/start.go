@@ -86,6 +86,22 @@ func (r *Runtime) open(id string) (*state.Container, error) {
 	return c, nil
 }
 
+// openLive is open for the commands that act on a container's processes
+// (kill, update): a container that is neither created, running nor
+// paused is an error, and is not left open.
+func (r *Runtime) openLive(id string) (*state.Container, error) {
+	c, err := r.open(id)
+	if err != nil {
+		return nil, err
+	}
+	switch c.Status() {
+	case state.Created, state.Running, state.Paused:
+		return c, nil
+	}
+	c.Close()
+	return nil, errors.New("container not running")
+}
+
 // wire connects the cgroup freezer to the container's status.
 func (r *Runtime) wire(c *state.Container) {
 	c.State.FreezerState = func() (bool, error) { return cgroupFrozen(c.State.CgroupPaths) }

@@ -2,7 +2,6 @@ package lifecycle
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -22,16 +21,11 @@ const ResourcesFile = "resources.json"
 // fields to change; they are merged into the current resources (runc
 // update semantics) and the whole set is applied, except device rules.
 func (r *Runtime) Update(id string, upd *specs.LinuxResources) error {
-	c, err := r.open(id)
+	c, err := r.openLive(id)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	switch c.Status() {
-	case state.Created, state.Running, state.Paused:
-	default:
-		return errors.New("container not running")
-	}
 	cur, err := currentResources(c)
 	if err != nil {
 		return err
