@@ -57,17 +57,10 @@ func init() {
 		interspersed: true,
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
 			co := createFlags(fs)
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				co.ID = args[0]
+			return withID(func(_ *global, r *lifecycle.Runtime, id string) error {
+				co.ID = id
 				return r.Explain(*co, os.Stdout)
-			}
+			})
 		},
 	})
 }

@@ -13,17 +13,10 @@ func init() {
 		interspersed: true,
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
 			o := createFlags(fs)
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				o.ID = args[0]
+			return withID(func(_ *global, r *lifecycle.Runtime, id string) error {
+				o.ID = id
 				return r.Create(*o)
-			}
+			})
 		},
 	})
 }

@@ -1,6 +1,10 @@
 package main
 
-import "flag"
+import (
+	"flag"
+
+	"github.com/oci-run/oci-run/pkg/lifecycle"
+)
 
 func init() {
 	register("delete", command{
@@ -10,16 +14,9 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
 			force := fs.Bool("force", false, "kill the container if it is still running")
 			fs.BoolVar(force, "f", false, "short for --force")
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				return r.Delete(args[0], *force)
-			}
+			return withID(func(_ *global, r *lifecycle.Runtime, id string) error {
+				return r.Delete(id, *force)
+			})
 		},
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"flag"
 	"os"
 	"time"
+
+	"github.com/oci-run/oci-run/pkg/lifecycle"
 )
 
 func init() {
@@ -14,16 +16,9 @@ func init() {
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
 			interval := fs.Duration("interval", 5*time.Second, "how often to print stats")
 			stats := fs.Bool("stats", false, "print the stats once and exit")
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				return r.Events(args[0], *interval, *stats, os.Stdout)
-			}
+			return withID(func(_ *global, r *lifecycle.Runtime, id string) error {
+				return r.Events(id, *interval, *stats, os.Stdout)
+			})
 		},
 	})
 }

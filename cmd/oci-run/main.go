@@ -199,17 +199,25 @@ func idCommand(summary string, do func(r *lifecycle.Runtime, id string) error) c
 		summary:      summary,
 		interspersed: true,
 		setup: func(fs *flag.FlagSet) func(*global, []string) error {
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				return do(r, args[0])
-			}
+			return withID(func(_ *global, r *lifecycle.Runtime, id string) error {
+				return do(r, id)
+			})
 		},
+	}
+}
+
+// withID is the body of a command that takes one container id: it checks
+// the arguments, opens the runtime and calls do with the id.
+func withID(do func(g *global, r *lifecycle.Runtime, id string) error) func(*global, []string) error {
+	return func(g *global, args []string) error {
+		if err := exactArgs(args, 1, "container id"); err != nil {
+			return err
+		}
+		r, err := g.runtime()
+		if err != nil {
+			return err
+		}
+		return do(g, r, args[0])
 	}
 }
 

@@ -18,20 +18,13 @@ func init() {
 			fs.BoolVar(&o.Detach, "d", false, "short for --detach")
 			fs.BoolVar(&o.Keep, "keep", false, "do not delete the container after it exits")
 			fs.BoolVar(&o.NoSubreaper, "no-subreaper", false, "do not make oci-run a child subreaper")
-			return func(g *global, args []string) error {
-				if err := exactArgs(args, 1, "container id"); err != nil {
-					return err
-				}
-				r, err := g.runtime()
-				if err != nil {
-					return err
-				}
-				co.ID = args[0]
+			return withID(func(g *global, r *lifecycle.Runtime, id string) error {
+				co.ID = id
 				o.CreateOptions = *co
 				code, err := r.Run(o)
 				g.exitCode = code
 				return err
-			}
+			})
 		},
 	})
 }
