@@ -42,38 +42,24 @@ func (f UpdateFlags) Resources() (*specs.LinuxResources, error) {
 	mem := &specs.LinuxMemory{}
 	var errs []error
 	u64 := func(flag, v string) *uint64 {
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %q is not a non-negative integer", flag, v))
-			return nil
-		}
-		return &n
+		return parseFlag(&errs, flag, v, func(v string) (uint64, error) {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not a non-negative integer", v)
+			}
+			return n, nil
+		})
 	}
 	i64 := func(flag, v string) *int64 {
-		if v == "" {
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %q is not an integer", flag, v))
-			return nil
-		}
-		return &n
+		return parseFlag(&errs, flag, v, func(v string) (int64, error) {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%q is not an integer", v)
+			}
+			return n, nil
+		})
 	}
-	bytes := func(flag, v string) *int64 {
-		if v == "" {
-			return nil
-		}
-		n, err := ParseBytes(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--%s: %w", flag, err))
-			return nil
-		}
-		return &n
-	}
+	bytes := func(flag, v string) *int64 { return parseFlag(&errs, flag, v, ParseBytes) }
 	if w := u64("blkio-weight", f.BlkioWeight); w != nil {
 		if *w > 1000 {
 			errs = append(errs, fmt.Errorf("--blkio-weight: %d is out of range 10-1000", *w))
@@ -103,6 +89,21 @@ func (f UpdateFlags) Resources() (*specs.LinuxResources, error) {
 		r.Pids = &specs.LinuxPids{Limit: l}
 	}
 	return r, errors.Join(errs...)
+}
+
+// parseFlag reads the value v of --flag with parse; a flag not given
+// ("") is nil, and one that does not parse is nil with its error added to
+// errs, so that every bad flag is reported at once.
+func parseFlag[T any](errs *[]error, flag, v string, parse func(string) (T, error)) *T {
+	if v == "" {
+		return nil
+	}
+	n, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("--%s: %w", flag, err))
+		return nil
+	}
+	return &n
 }
 
 // ParseBytes reads a size the way runc's --memory does (docker's
