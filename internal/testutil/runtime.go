@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Runtime runs bin/oci-run with a state root of its own.
@@ -46,11 +48,18 @@ func (r *Runtime) Run(args ...string) Result {
 // RunIn is Run with stdin.
 func (r *Runtime) RunIn(stdin []byte, args ...string) Result {
 	r.T.Helper()
+	return r.RunFiles(nil, stdin, args...)
+}
+
+// RunFiles is RunIn with extra descriptors for oci-run (fd 3 on).
+func (r *Runtime) RunFiles(extra []*os.File, stdin []byte, args ...string) Result {
+	r.T.Helper()
 	cmd := r.Command(args...)
 	out, errf := OutputFiles(r.T)
 	defer out.Close()
 	defer errf.Close()
 	cmd.Stdout, cmd.Stderr = out, errf
+	cmd.ExtraFiles = extra
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -106,6 +115,17 @@ func (r *Runtime) State(id string) (st struct {
 		r.T.Fatalf("state %s: %v: %s", id, err, res.Stdout)
 	}
 	return st, true
+}
+
+// SpecState is the runtime-spec state document of a container that must
+// exist.
+func (r *Runtime) SpecState(id string) specs.State {
+	r.T.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.Must("state", id)), &st); err != nil {
+		r.T.Fatal(err)
+	}
+	return st
 }
 
 // Status is the container's status, "" when it does not exist.

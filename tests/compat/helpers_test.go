@@ -4,13 +4,8 @@
 package compat_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,8 +23,13 @@ type rt struct {
 
 func newRT(t *testing.T) *rt {
 	t.Helper()
-	testutil.RequireRoot(t)
-	return &rt{t: t, root: t.TempDir(), bin: testutil.Bin(t, "oci-run")}
+	r := testutil.NewRuntime(t)
+	return &rt{t: t, root: r.Root, bin: r.Bin}
+}
+
+// runtime is r as the shared oci-run runner.
+func (r *rt) runtime() *testutil.Runtime {
+	return &testutil.Runtime{T: r.t, Root: r.root, Bin: r.bin}
 }
 
 type result struct {
@@ -41,28 +41,8 @@ type result struct {
 // them, and pipes would keep the call waiting as long as it lives.
 func (r *rt) run(extra []*os.File, stdin []byte, args ...string) result {
 	r.t.Helper()
-	cmd := exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
-	dir := r.t.TempDir()
-	outF, _ := os.Create(filepath.Join(dir, "stdout"))
-	errF, _ := os.Create(filepath.Join(dir, "stderr"))
-	defer outF.Close()
-	defer errF.Close()
-	cmd.Stdout, cmd.Stderr = outF, errF
-	cmd.ExtraFiles = extra
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	err := cmd.Run()
-	out, _ := os.ReadFile(outF.Name())
-	errb, _ := os.ReadFile(errF.Name())
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		r.t.Fatalf("oci-run %q: %v", args, err)
-	}
-	return result{string(out), string(errb), code}
+	res := r.runtime().RunFiles(extra, stdin, args...)
+	return result{res.Stdout, res.Stderr, res.Code}
 }
 
 func (r *rt) do(args ...string) result {
@@ -72,20 +52,12 @@ func (r *rt) do(args ...string) result {
 
 func (r *rt) must(args ...string) string {
 	r.t.Helper()
-	res := r.do(args...)
-	if res.code != 0 {
-		r.t.Fatalf("oci-run %q: exit %d: %s%s", args, res.code, res.stderr, res.stdout)
-	}
-	return res.stdout
+	return r.runtime().Must(args...)
 }
 
 func (r *rt) state(id string) specs.State {
 	r.t.Helper()
-	var st specs.State
-	if err := json.Unmarshal([]byte(r.must("state", id)), &st); err != nil {
-		r.t.Fatal(err)
-	}
-	return st
+	return r.runtime().SpecState(id)
 }
 
 // started creates and starts a container running args and registers its
