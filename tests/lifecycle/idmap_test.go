@@ -22,29 +22,6 @@ import (
 // shows inside. Runs in the chain oci-run picks, and with
 // OCI_RUN_CHAIN=stages in the stage programs.
 
-// idmapDir makes a directory whose files are owned on disk by 0:0 ("a")
-// and 5:7 ("b"), with a path the container's root can search.
-func idmapDir(t *testing.T) string {
-	t.Helper()
-	src := t.TempDir()
-	for d := src; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	for _, f := range []struct {
-		name     string
-		uid, gid int
-	}{{"a", 0, 0}, {"b", 5, 7}} {
-		p := filepath.Join(src, f.name)
-		if err := os.WriteFile(p, []byte(f.name), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(p, f.uid, f.gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return src
-}
-
 func userNSSpec(args ...string) *specs.Spec {
 	s := testutil.Spec("", args...)
 	s.Root = nil
@@ -80,7 +57,7 @@ func mountOpts(mountinfo, p string) string {
 func TestIDMappedMountUserNamespace(t *testing.T) {
 	r := newRT(t)
 	before := testutil.Mounts(t)
-	src := idmapDir(t)
+	src := testutil.IDMapSource(t)
 	s := userNSSpec("sh", "-c", `stat -c '%n %u:%g' /mnt/a /mnt/b /home/a /home/b /var/a
 echo "fds $(cd /proc/self/fd && echo *)"
 cat /proc/self/mountinfo`)
@@ -129,7 +106,7 @@ cat /proc/self/mountinfo`)
 // idmapped too; with rbind and idmap it comes along as it is.
 func TestRIDMappedSubmount(t *testing.T) {
 	r := newRT(t)
-	src := idmapDir(t)
+	src := testutil.IDMapSource(t)
 	sub := filepath.Join(src, "sub")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)

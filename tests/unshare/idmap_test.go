@@ -11,30 +11,6 @@ import (
 	"github.com/oci-run/oci-run/internal/testutil"
 )
 
-// idmapSource is a host directory whose files are owned on disk by 0:0
-// ("a") and 5:7 ("b"). Its path is searchable for the container's root
-// (the plain bind needs that; the idmapped one does not).
-func idmapSource(t *testing.T) string {
-	t.Helper()
-	src := t.TempDir()
-	for d := src; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	for _, f := range []struct {
-		name     string
-		uid, gid int
-	}{{"a", 0, 0}, {"b", 5, 7}} {
-		p := filepath.Join(src, f.name)
-		if err := os.WriteFile(p, []byte(f.name), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chown(p, f.uid, f.gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return src
-}
-
 // idmapChainSpec is a full container (rootfs, mounts, process) in a user
 // namespace mapping 0→100000×65536, with src idmapped on /mnt through the
 // container's own mappings and bound plainly on /home.
@@ -89,7 +65,7 @@ func checkIdmapOutput(t *testing.T, out string) {
 // its path.
 func TestIDMappedMountStageChain(t *testing.T) {
 	testutil.RequireRoot(t)
-	src := idmapSource(t)
+	src := testutil.IDMapSource(t)
 	private := filepath.Join(src, "private", "data")
 	if err := os.MkdirAll(private, 0o700); err != nil {
 		t.Fatal(err)
@@ -119,7 +95,7 @@ func TestIDMappedMountStageChain(t *testing.T) {
 func TestIDMappedMountJoinedUserNamespace(t *testing.T) {
 	testutil.RequireRoot(t)
 	h := newHolder(t, "0 100000 65536", "", "--user")
-	src := idmapSource(t)
+	src := testutil.IDMapSource(t)
 	s := idmapChainSpec(t, src, specs.LinuxNamespace{Type: specs.UserNamespace, Path: h.path("user")}, "sh", "-c", idmapScript)
 	r := run(t, s, nil, testutil.Bin(t, "oci-mount"), "--", testutil.Bin(t, "oci-exec"))
 	if r.code != 0 {
