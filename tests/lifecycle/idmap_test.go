@@ -42,6 +42,18 @@ func owners(out string) map[string]string {
 	return m
 }
 
+// wantOwners checks the owners stat printed in out ("PATH UID:GID"
+// lines) against want.
+func wantOwners(t *testing.T, out string, want map[string]string) {
+	t.Helper()
+	got := owners(out)
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s owned by %q inside, want %s", p, got[p], w)
+		}
+	}
+}
+
 // mountOpts returns the per-mount options of mount point p in a mountinfo
 // dump ("" when it is not mounted).
 func mountOpts(mountinfo, p string) string {
@@ -75,16 +87,11 @@ cat /proc/self/mountinfo`)
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	got := owners(res.stdout)
-	for p, want := range map[string]string{
+	wantOwners(t, res.stdout, map[string]string{
 		"/mnt/a": "0:0", "/mnt/b": "5:7",
 		"/home/a": "10:20", "/home/b": "15:27",
 		"/var/a": "65534:65534", // not mapped into the container
-	} {
-		if got[p] != want {
-			t.Errorf("%s owned by %q inside, want %s", p, got[p], want)
-		}
-	}
+	})
 	for p, want := range map[string]string{"/mnt": "idmapped", "/home": "idmapped", "/var": ""} {
 		opts := mountOpts(res.stdout, p)
 		if has := strings.Contains(opts, "idmapped"); has != (want != "") || opts == "" {
@@ -130,15 +137,10 @@ func TestRIDMappedSubmount(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	got := owners(res.stdout)
-	for p, want := range map[string]string{
+	wantOwners(t, res.stdout, map[string]string{
 		"/mnt/a": "0:0", "/mnt/sub/c": "3:4",
 		"/home/a": "0:0", "/home/sub/c": "65534:65534",
-	} {
-		if got[p] != want {
-			t.Errorf("%s owned by %q inside, want %s", p, got[p], want)
-		}
-	}
+	})
 	for p, idmapped := range map[string]bool{"/mnt": true, "/mnt/sub": true, "/home": true, "/home/sub": false} {
 		opts := mountOpts(res.stdout, p)
 		if opts == "" || strings.Contains(opts, "idmapped") != idmapped {
