@@ -6,7 +6,6 @@ package cgroup_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,21 +45,8 @@ func runStage(t *testing.T, s *specs.Spec, args ...string) result {
 
 func stageCmd(t *testing.T, s *specs.Spec, args ...string) *exec.Cmd {
 	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(f, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.Open(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cfg.Close() })
 	cmd := exec.Command(testutil.Bin(t, "oci-cgroup"), args...)
-	cmd.ExtraFiles = []*os.File{cfg}
+	cmd.ExtraFiles = []*os.File{testutil.SpecFile(t, s)}
 	return cmd
 }
 

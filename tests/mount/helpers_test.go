@@ -234,22 +234,13 @@ func runNoUnshare(t *testing.T, s *specs.Spec) result {
 func runNoUnshareSpec(t *testing.T, s *specs.Spec, script string) result {
 	t.Helper()
 	testutil.RequireRoot(t)
-	cfg := filepath.Join(t.TempDir(), "config.json")
-	b, _ := json.Marshal(s)
-	if err := os.WriteFile(cfg, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := testutil.SpecFile(t, s)
 	before := hostMounts(t)
 	cmd := exec.Command(testutil.Bin(t, "oci-mount"), "--", "/bin/sh", "-c", script)
 	cmd.ExtraFiles = []*os.File{f}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	if after := hostMounts(t); strings.Join(before, "\n") != strings.Join(after, "\n") {
 		t.Errorf("host mount table changed:\nbefore: %v\nafter:  %v", before, after)
 	}

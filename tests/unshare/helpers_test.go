@@ -5,12 +5,10 @@ package unshare_test
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,31 +44,12 @@ func nsNew(types ...specs.LinuxNamespaceType) []specs.LinuxNamespace {
 	return out
 }
 
-// specFile writes s and opens it for fd 3.
-func specFile(t *testing.T, s *specs.Spec) *os.File {
-	t.Helper()
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "config.json")
-	if err := os.WriteFile(p, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return f
-}
-
 // command builds `oci-unshare [opts] -- argv...` with s on fd 3.
 func command(t *testing.T, s *specs.Spec, opts []string, argv ...string) *exec.Cmd {
 	t.Helper()
 	args := append(append([]string{}, opts...), "--")
 	cmd := exec.Command(testutil.Bin(t, "oci-unshare"), append(args, argv...)...)
-	cmd.ExtraFiles = []*os.File{specFile(t, s)}
+	cmd.ExtraFiles = []*os.File{testutil.SpecFile(t, s)}
 	return cmd
 }
 
