@@ -141,6 +141,13 @@ func (c *dockerClient) cmd(args ...string) []string {
 
 func (c *dockerClient) runArgs(o runOpts) []string {
 	a := []string{"--network", "none"}
+	a = dockerRunFlags(a, o)
+	return append(a, "busybox:e2e")
+}
+
+// dockerRunFlags appends o as `docker run` options, which podman run
+// takes too.
+func dockerRunFlags(a []string, o runOpts) []string {
 	if o.tty {
 		a = append(a, "-t")
 	}
@@ -159,7 +166,7 @@ func (c *dockerClient) runArgs(o runOpts) []string {
 	if o.bind[0] != "" {
 		a = append(a, "-v", o.bind[0]+":"+o.bind[1])
 	}
-	return append(a, "busybox:e2e")
+	return a
 }
 
 func (c *dockerClient) Run(t *testing.T, o runOpts, args ...string) result {
@@ -276,24 +283,7 @@ func (c *podmanClient) cmd(args ...string) []string {
 
 func (c *podmanClient) runArgs(o runOpts) []string {
 	a := []string{"--network", "none", "--cgroup-parent", "/" + e.tag + "-podman"}
-	if o.tty {
-		a = append(a, "-t")
-	}
-	if o.memory > 0 {
-		a = append(a, "--memory", strconv.FormatInt(o.memory, 10))
-	}
-	if o.pids > 0 {
-		a = append(a, "--pids-limit", strconv.FormatInt(o.pids, 10))
-	}
-	for _, cp := range o.capDrop {
-		a = append(a, "--cap-drop", cp)
-	}
-	if o.readOnly {
-		a = append(a, "--read-only")
-	}
-	if o.bind[0] != "" {
-		a = append(a, "-v", o.bind[0]+":"+o.bind[1])
-	}
+	a = dockerRunFlags(a, o)
 	return append(a, "localhost/busybox:e2e")
 }
 
