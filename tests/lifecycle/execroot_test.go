@@ -1,14 +1,11 @@
 package lifecycle_test
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -159,24 +156,8 @@ func TestExecSharedMountNamespace(t *testing.T) {
 func TestExecJoinedMountNamespace(t *testing.T) {
 	r := newRT(t)
 	rootfs := markedRootfs(t, r)
-	owner := exec.Command("unshare", "--mount", "--fork", "sh", "-c", "echo ready; exec sleep 1000")
-	owner.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, err := owner.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := owner.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Registered first, so it runs after the container's delete.
-	t.Cleanup(func() {
-		syscall.Kill(-owner.Process.Pid, syscall.SIGKILL)
-		owner.Wait()
-	})
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("unshare: %q", line)
-	}
-	opid := owner.Process.Pid
+	// Its kill is registered first, so it runs after the container's delete.
+	opid := mountNSOwner(t)
 	ns := "/proc/" + strconv.Itoa(opid) + "/ns/mnt"
 	id, pid := r.startedIn(execRootSpec(rootfs, &specs.LinuxNamespace{Type: specs.MountNamespace, Path: ns}))
 	r.checkExecRoot(id, pid)

@@ -231,18 +231,12 @@ func TestSharedMountNamespaceRootfsMountPoint(t *testing.T) {
 	}
 }
 
-// The mount namespace of another process, joined by path: the rootfs is
-// prepared there (the owner sees the container's mounts below the rootfs
-// while it exists), its owner keeps its root (no pivot_root), and delete
-// restores its mount table. A volume the owner mounted in the rootfs
-// stays; nothing reaches the host's namespace.
-func TestJoinedMountNamespace(t *testing.T) {
-	r := newRT(t)
-	rootfs := filepath.Join(filepath.Dir(r.root), "rootfs")
-	if err := testutil.MakeRootfs(rootfs); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(rootfs, "marker"), []byte("joined-ns rootfs\n"), 0o644)
+// mountNSOwner starts a process in a mount namespace of its own (util-linux
+// unshare, then sleep), for a container to join by /proc/PID/ns/mnt, and
+// returns its pid. It is killed at cleanup: call it before the container
+// is made, so that the container is deleted first.
+func mountNSOwner(t *testing.T) int {
+	t.Helper()
 	owner := exec.Command("unshare", "--mount", "--fork", "sh", "-c", "echo ready; exec sleep 1000")
 	owner.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdout, err := owner.StdoutPipe()
@@ -259,7 +253,22 @@ func TestJoinedMountNamespace(t *testing.T) {
 	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "ready\n" {
 		t.Fatalf("unshare: %q", line)
 	}
-	opid := owner.Process.Pid
+	return owner.Process.Pid
+}
+
+// The mount namespace of another process, joined by path: the rootfs is
+// prepared there (the owner sees the container's mounts below the rootfs
+// while it exists), its owner keeps its root (no pivot_root), and delete
+// restores its mount table. A volume the owner mounted in the rootfs
+// stays; nothing reaches the host's namespace.
+func TestJoinedMountNamespace(t *testing.T) {
+	r := newRT(t)
+	rootfs := filepath.Join(filepath.Dir(r.root), "rootfs")
+	if err := testutil.MakeRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(rootfs, "marker"), []byte("joined-ns rootfs\n"), 0o644)
+	opid := mountNSOwner(t)
 	ns := "/proc/" + strconv.Itoa(opid) + "/ns/mnt"
 	mustRun(t, "nsenter", "--mount="+ns, "sh", "-c", "mount -t tmpfs vol "+rootfs+"/mnt && echo 'owner volume' > "+rootfs+"/mnt/volume")
 
