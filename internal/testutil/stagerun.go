@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/syncsock"
 )
 
 // StageRootfs builds a private busybox rootfs with the named stage
@@ -46,6 +49,37 @@ func SpecFile(t testing.TB, s *specs.Spec) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// SyncPair is a sync socket for a stage run alone, the test playing
+// oci-run: the test keeps the runtime end (closed at cleanup) and hands
+// the stage end to the stage (and closes its copy once it started).
+func SyncPair(t testing.TB) (runtimeEnd, stageEnd *syncsock.Conn) {
+	t.Helper()
+	runtimeEnd, stageEnd, err := syncsock.Pair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runtimeEnd.Close() })
+	return runtimeEnd, stageEnd
+}
+
+// ExecFifo makes the exec fifo oci-run makes at create and opens it read
+// and write, so that neither the stage's open nor the test's write waits
+// for the other side (closed at cleanup). A byte written to it is oci-run
+// start.
+func ExecFifo(t testing.TB) *os.File {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "exec.fifo")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fifo.Close() })
+	return fifo
 }
 
 // InRootCommand returns a command that runs argv (paths inside rootfs)

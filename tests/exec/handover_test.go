@@ -21,20 +21,8 @@ import (
 func TestReadyThenWaitOnFifo(t *testing.T) {
 	testutil.RequireRoot(t)
 	rootfs := testutil.StageRootfs(t, "oci-exec")
-	runtimeEnd, stageEnd, err := syncsock.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runtimeEnd.Close()
-	fifoPath := filepath.Join(t.TempDir(), "exec.fifo")
-	if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fifo.Close()
+	runtimeEnd, stageEnd := testutil.SyncPair(t)
+	fifo := testutil.ExecFifo(t)
 
 	s := spec("sh", "-c", "echo started > /tmp/started")
 	cmd := testutil.InRootCommand(rootfs, "/oci-exec")
@@ -78,11 +66,7 @@ func TestReadyThenWaitOnFifo(t *testing.T) {
 func TestErrorOnSyncSocket(t *testing.T) {
 	testutil.RequireRoot(t)
 	rootfs := testutil.StageRootfs(t, "oci-exec")
-	runtimeEnd, stageEnd, err := syncsock.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runtimeEnd.Close()
+	runtimeEnd, stageEnd := testutil.SyncPair(t)
 	s := spec("/x")
 	s.Process.Capabilities.Ambient = nil
 	cmd := testutil.InRootCommand(rootfs, "/oci-exec")

@@ -171,11 +171,7 @@ func TestNotifyThroughRuntime(t *testing.T) {
 	rootfs := testutil.StageRootfs(t, "oci-seccomp", "oci-exec")
 	path := filepath.Join(t.TempDir(), "agent.sock")
 	done := startAgent(t, path)
-	runtimeEnd, stageEnd, err := syncsock.Pair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer runtimeEnd.Close()
+	runtimeEnd, stageEnd := testutil.SyncPair(t)
 	s := spec(false, "sh", "-c", notifyScript)
 	s.Linux.Seccomp = notifyProfile(path) // a host path: only oci-run opens it
 	cmd := testutil.InRootCommand(rootfs, "/oci-seccomp", "--", "/oci-exec")

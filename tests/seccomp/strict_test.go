@@ -3,11 +3,9 @@ package seccomp_test
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/internal/testutil"
 	"github.com/oci-run/oci-run/pkg/syncsock"
@@ -48,20 +46,8 @@ func TestStrictAllowList(t *testing.T) {
 				Architectures: []specs.Arch{specs.ArchX86_64},
 				Syscalls:      []specs.LinuxSyscall{{Names: allowed, Action: specs.ActAllow}},
 			}
-			runtimeEnd, stageEnd, err := syncsock.Pair()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer runtimeEnd.Close()
-			fifoPath := filepath.Join(t.TempDir(), "exec.fifo")
-			if err := unix.Mkfifo(fifoPath, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			fifo, err := os.OpenFile(fifoPath, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fifo.Close()
+			runtimeEnd, stageEnd := testutil.SyncPair(t)
+			fifo := testutil.ExecFifo(t)
 			cmd := testutil.InRootCommand(rootfs, "/oci-seccomp", "--", "/oci-exec")
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
