@@ -163,32 +163,7 @@ func killAtEveryBoundary(t *testing.T, s *specs.Spec) {
 
 func killAt(t *testing.T, r *testutil.Runtime, bundle, rootfs, marker string, at boundary, victim string) {
 	id := marker + "-" + at.String() + "-" + victim
-	out, errf := testutil.OutputFiles(t)
-	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "create", "-b", bundle, id)
-	count := map[string]int{}
-	killed := false
-	for !killed {
-		e := tr.Next()
-		if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
-			t.Fatalf("create ended before %v", at)
-		}
-		if e.Kind == "exit" {
-			continue
-		}
-		k := e.Kind + " " + e.Prog
-		if e.Kind == at.kind && e.Prog == at.prog && count[k] == at.n {
-			pid := tr.Pid
-			if victim == "stage" {
-				pid = e.Pid
-			}
-			unix.Kill(pid, unix.SIGKILL)
-			killed = true
-		}
-		count[k]++
-		tr.Continue()
-	}
-	tr.Free()
-	waitGone(t, tr.Pid)
+	errf := killTracedAt(t, r, at, victim, "create", "-b", bundle, id)
 	b, _ := os.ReadFile(errf.Name())
 	createErr := strings.TrimSpace(string(b))
 	st := r.Status(id)
@@ -209,6 +184,39 @@ func killAt(t *testing.T, r *testutil.Runtime, bundle, rootfs, marker string, at
 		t.Errorf("delete --force: exit %d: %s", res.Code, res.Stderr)
 	}
 	waitNoLeaks(t, id, r.Root, bundle, rootfs)
+}
+
+// killTracedAt runs oci-run with args (its first the command) under the
+// tracer and SIGKILLs, at boundary at, oci-run or (victim "stage") the
+// process stopped there; it waits for oci-run to be gone and returns the
+// file with its stderr.
+func killTracedAt(t *testing.T, r *testutil.Runtime, at boundary, victim string, args ...string) *os.File {
+	out, errf := testutil.OutputFiles(t)
+	tr := testutil.StartTraced(t, out, errf, nil, append([]string{r.Bin, "--root", r.Root}, args...)...)
+	count := map[string]int{}
+	for killed := false; !killed; {
+		e := tr.Next()
+		if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
+			t.Fatalf("%s ended before %v", args[0], at)
+		}
+		if e.Kind == "exit" {
+			continue
+		}
+		k := e.Kind + " " + e.Prog
+		if e.Kind == at.kind && e.Prog == at.prog && count[k] == at.n {
+			pid := tr.Pid
+			if victim == "stage" {
+				pid = e.Pid
+			}
+			unix.Kill(pid, unix.SIGKILL)
+			killed = true
+		}
+		count[k]++
+		tr.Continue()
+	}
+	tr.Free()
+	waitGone(t, tr.Pid)
+	return errf
 }
 
 // waitGone waits for a process to be gone (or a zombie).

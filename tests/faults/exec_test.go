@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/oci-run/oci-run/internal/testutil"
 )
 
@@ -54,31 +52,7 @@ func TestKillExecAtEveryBoundary(t *testing.T) {
 			if b.prog == "oci-run" && b.kind == "exec" && victim == "stage" {
 				continue
 			}
-			out, errf := testutil.OutputFiles(t)
-			tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "exec", id, "true")
-			count := map[string]int{}
-			for killed := false; !killed; {
-				e := tr.Next()
-				if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
-					t.Fatalf("exec ended before %v", b)
-				}
-				if e.Kind == "exit" {
-					continue
-				}
-				k := e.Kind + " " + e.Prog
-				if e.Kind == b.kind && e.Prog == b.prog && count[k] == b.n {
-					pid := tr.Pid
-					if victim == "stage" {
-						pid = e.Pid
-					}
-					unix.Kill(pid, unix.SIGKILL)
-					killed = true
-				}
-				count[k]++
-				tr.Continue()
-			}
-			tr.Free()
-			waitGone(t, tr.Pid)
+			errf := killTracedAt(t, r, b, victim, "exec", id, "true")
 			if st := r.Status(id); st != "running" {
 				eb, _ := os.ReadFile(errf.Name())
 				t.Fatalf("exec killed at %v (%s): container %s: %s", b, victim, st, eb)
