@@ -26,6 +26,17 @@ echo "== cwd"; readlink /proc/self/cwd
 echo "== env"; env | grep ^OCI_ || true
 echo "== end"`)
 	res := run(t, r, s)
+	onlyStdio(t, res)
+	if cwd := strings.TrimSpace(section(res.Stdout, "cwd")); cwd != "/" {
+		t.Errorf("cwd %q", cwd)
+	}
+}
+
+// onlyStdio checks a run that printed its descriptors ("== fds") and its
+// OCI_ variables ("== env"): it exited 0, it had 0, 1 and 2 and none of
+// the handover variables.
+func onlyStdio(t *testing.T, res testutil.Result) {
+	t.Helper()
 	if res.Code != 0 {
 		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
 	}
@@ -37,9 +48,6 @@ echo "== end"`)
 	// reads (one more, above 2).
 	if len(nums) < 3 || nums[0] != "0" || nums[1] != "1" || nums[2] != "2" || len(nums) > 4 {
 		t.Errorf("descriptors in the container:\n%s", section(res.Stdout, "fds"))
-	}
-	if cwd := strings.TrimSpace(section(res.Stdout, "cwd")); cwd != "/" {
-		t.Errorf("cwd %q", cwd)
 	}
 	if env := strings.TrimSpace(section(res.Stdout, "env")); env != "" {
 		t.Errorf("handover variables reached the process: %q", env)
@@ -175,18 +183,5 @@ echo "== end"`)
 	r.Run("delete", "--force", id)
 	testutil.NoLeaks(t, id, r.Root, b)
 
-	res := run(t, r, s)
-	if res.Code != 0 {
-		t.Fatalf("exit %d: %s", res.Code, res.Stderr)
-	}
-	var nums []string
-	for _, l := range strings.Split(strings.TrimSpace(section(res.Stdout, "fds")), "\n") {
-		nums = append(nums, strings.Fields(l)[0])
-	}
-	if len(nums) < 3 || nums[0] != "0" || nums[1] != "1" || nums[2] != "2" || len(nums) > 4 {
-		t.Errorf("descriptors in the container:\n%s", section(res.Stdout, "fds"))
-	}
-	if env := strings.TrimSpace(section(res.Stdout, "env")); env != "" {
-		t.Errorf("handover variables reached the process: %q", env)
-	}
+	onlyStdio(t, run(t, r, s))
 }
