@@ -116,6 +116,26 @@ func (a *attacker) hostDirs(extra ...string) {
 	os.Rename(filepath.Join(a.ctl, "host-dirs.tmp"), filepath.Join(a.ctl, "host-dirs"))
 }
 
+// scanBoundaries lets a traced oci-run go on from stop to stop, the
+// attacker looking at each, and frees it at the end; it returns what the
+// attacker found and how many stops it looked at.
+func (a *attacker) scanBoundaries(tr *testutil.Tracer) (found []string, boundaries int) {
+	for {
+		e := tr.Next()
+		if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
+			break
+		}
+		if e.Kind == "exit" {
+			continue
+		}
+		boundaries++
+		found = append(found, a.scan(e.String())...)
+		tr.Continue()
+	}
+	tr.Free()
+	return found, boundaries
+}
+
 // scan asks for one look and returns the lines that report a finding.
 func (a *attacker) scan(when string) []string {
 	a.hostDirs(a.bundles...)
@@ -212,20 +232,8 @@ func TestNoRuntimeBinaryInTheContainersPidNamespace(t *testing.T) {
 	// A create stopped by the tracer holds the container's lock: let it
 	// go before delete takes the lock.
 	defer func() { tr.Close(); r.Run("delete", "--force", id) }()
-	boundaries := 0
-	for {
-		e := tr.Next()
-		if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
-			break
-		}
-		if e.Kind == "exit" {
-			continue
-		}
-		boundaries++
-		found = append(found, a.scan(e.String())...)
-		tr.Continue()
-	}
-	tr.Free()
+	more, boundaries := a.scanBoundaries(tr)
+	found = append(found, more...)
 	if st := r.Status(id); st != "created" {
 		eb, _ := os.ReadFile(errf.Name())
 		t.Fatalf("create in the shared pid namespace: %q: %s", st, eb)

@@ -130,20 +130,8 @@ func TestNoRuntimeBinaryDuringExec(t *testing.T) {
 	}
 	tr := testutil.StartTraced(t, out, errf, nil, r.Bin, "--root", r.Root, "exec", a.id, "true")
 	unix.Close(stray)
-	boundaries := 0
-	for {
-		e := tr.Next()
-		if e.Kind == "done" || e.Kind == "exit" && e.Pid == tr.Pid {
-			break
-		}
-		if e.Kind == "exit" {
-			continue
-		}
-		boundaries++
-		found = append(found, a.scan(e.String())...)
-		tr.Continue()
-	}
-	tr.Free()
+	more, boundaries := a.scanBoundaries(tr)
+	found = append(found, more...)
 	t.Logf("looked at %d boundaries of an exec", boundaries)
 	for _, f := range found {
 		t.Error(f)
