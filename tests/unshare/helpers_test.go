@@ -138,20 +138,7 @@ func newHolder(t *testing.T, maps, script string, unshareOpts ...string) *holder
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-		cmd.Wait()
-	})
-	r := bufio.NewReader(out)
+	r := bufio.NewReader(startGroup(t, cmd))
 	if l := readLine(t, r); l != "started" {
 		t.Fatalf("holder: %q", l)
 	}
@@ -182,6 +169,26 @@ func newHolder(t *testing.T, maps, script string, unshareOpts ...string) *holder
 		t.Fatalf("holder: %q", l)
 	}
 	return &holder{pid: pid}
+}
+
+// startGroup starts cmd in a process group of its own, with the test's
+// stderr, and returns its stdout; the whole group is killed at cleanup.
+func startGroup(t *testing.T, cmd *exec.Cmd) io.Reader {
+	t.Helper()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		cmd.Wait()
+	})
+	return out
 }
 
 func (h *holder) path(name string) string { return fmt.Sprintf("/proc/%d/ns/%s", h.pid, name) }

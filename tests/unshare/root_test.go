@@ -39,20 +39,7 @@ func chrooted(t *testing.T, ownMountNS bool, setup string) (pid int, rootfs stri
 	} else {
 		cmd = exec.Command("sh", "-c", script)
 	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
-		cmd.Wait()
-	})
-	if l := readLine(t, bufio.NewReader(out)); l != "ready" {
+	if l := readLine(t, bufio.NewReader(startGroup(t, cmd))); l != "ready" {
 		t.Fatalf("holder: %q", l)
 	}
 	pid = cmd.Process.Pid
