@@ -145,18 +145,7 @@ func tree(source string, recursive, ridmap bool, userns *os.File) (*os.File, err
 
 // Handed returns the prepared tree for mounts[index] from OCI_MOUNT_FDS.
 func Handed(index int) (int, bool) {
-	for _, kv := range strings.Split(os.Getenv(EnvMountFDs), ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k != strconv.Itoa(index) {
-			continue
-		}
-		fd, err := strconv.Atoi(v)
-		if err != nil {
-			return -1, false
-		}
-		return fd, true
-	}
-	return -1, false
+	return stage.ListFD(os.Getenv(EnvMountFDs), strconv.Itoa(index))
 }
 
 // CloseHanded closes every descriptor named by OCI_MOUNT_FDS that is still

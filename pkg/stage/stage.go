@@ -341,7 +341,7 @@ func Exec(argv []string, env []string) error {
 
 // SealedFD returns the sealed executable handed down for a stage.
 func SealedFD(name string) (int, bool) {
-	return sealedFD(os.Getenv(EnvStageFDs), name)
+	return ListFD(os.Getenv(EnvStageFDs), name)
 }
 
 // SealedFDIn is SealedFD for the OCI_STAGE_FDS of env, an environment
@@ -353,10 +353,12 @@ func SealedFDIn(env []string, name string) (int, bool) {
 			v = s
 		}
 	}
-	return sealedFD(v, name)
+	return ListFD(v, name)
 }
 
-func sealedFD(list, name string) (int, bool) {
+// ListFD returns the descriptor paired with name in a handover list of
+// NAME=FD entries joined by commas (OCI_STAGE_FDS, OCI_MOUNT_FDS).
+func ListFD(list, name string) (int, bool) {
 	if list == "" {
 		return -1, false
 	}
