@@ -236,6 +236,20 @@ func oneLine(t *testing.T, stderr string, want ...string) {
 	}
 }
 
+// refused runs oci-unshare with a configuration it must refuse: the
+// command never starts, the error is one line mentioning each of want,
+// and no process is left.
+func refused(t *testing.T, s *specs.Spec, want ...string) {
+	t.Helper()
+	m := marker(t)
+	r := run(t, s, nil, "sh", "-c", "echo started; : "+m)
+	if r.code == 0 || strings.Contains(r.stdout, "started") {
+		t.Fatalf("started: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	oneLine(t, r.stderr, want...)
+	noProcesses(t, m)
+}
+
 // marker is a string unique to a test, put in a command line to find its
 // processes afterwards.
 func marker(t *testing.T) string { return "oci-unshare-test-" + testutil.ID(t) }

@@ -168,13 +168,7 @@ func TestJoinErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := marker(t)
-			r := run(t, c.spec, nil, "sh", "-c", "echo started; : "+m)
-			if r.code == 0 || strings.Contains(r.stdout, "started") {
-				t.Fatalf("started: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
-			}
-			oneLine(t, r.stderr, c.want...)
-			noProcesses(t, m)
+			refused(t, c.spec, c.want...)
 		})
 	}
 	if got := host(t); got != before {

@@ -174,13 +174,7 @@ func TestMappingErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := marker(t)
-			r := run(t, c.spec, nil, "sh", "-c", "echo started; : "+m)
-			if r.code == 0 || strings.Contains(r.stdout, "started") {
-				t.Fatalf("started: exit %d, %q %q", r.code, r.stdout, r.stderr)
-			}
-			oneLine(t, r.stderr, c.want...)
-			noProcesses(t, m)
+			refused(t, c.spec, c.want...)
 		})
 	}
 }
