@@ -284,18 +284,39 @@ func (a *applier) cgroupState() ([]Hierarchy, []*mountinfo.Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	all, err := mountinfo.GetMounts(func(i *mountinfo.Info) (skip, stop bool) {
-		return i.FSType != "cgroup" && i.FSType != "cgroup2", false
-	})
+	all, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read mountinfo: %w", err)
 	}
+	return ParseProcCgroup(string(data)), HostCgroupMounts(all, a.p.Rootfs), nil
+}
+
+// HostCgroupMounts picks the cgroup hierarchies a bind can come from out
+// of every mount (in mountinfo order): not the container's own (under
+// rootfs), and not one hidden by a later mount at or above its mount
+// point, whose path leads somewhere else. A cgroup2 mounted over a
+// hybrid host's /sys/fs/cgroup (a pure v2 view in a mount namespace)
+// hides /sys/fs/cgroup/unified, still listed before it: binding the
+// container's directory from there opens a path that does not exist.
+func HostCgroupMounts(all []*mountinfo.Info, rootfs string) []*mountinfo.Info {
 	var host []*mountinfo.Info
-	for _, m := range all {
-		if m.Mountpoint == a.p.Rootfs || strings.HasPrefix(m.Mountpoint, a.p.Rootfs+"/") {
+	for i, m := range all {
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" {
 			continue
 		}
-		host = append(host, m)
+		if m.Mountpoint == rootfs || strings.HasPrefix(m.Mountpoint, rootfs+"/") {
+			continue
+		}
+		hidden := false
+		for _, later := range all[i+1:] {
+			if later.Mountpoint == m.Mountpoint || strings.HasPrefix(m.Mountpoint, later.Mountpoint+"/") {
+				hidden = true
+				break
+			}
+		}
+		if !hidden {
+			host = append(host, m)
+		}
 	}
-	return ParseProcCgroup(string(data)), host, nil
+	return host
 }

@@ -161,6 +161,27 @@ func TestPlanCgroupV1(t *testing.T) {
 	}
 }
 
+// A cgroup2 mounted over a hybrid host's /sys/fs/cgroup hides the
+// hierarchies below it, cgroup2 at unified included: the visible cgroup2
+// is the source of a bind; the container's own mounts never are.
+func TestHostCgroupMountsSkipsHidden(t *testing.T) {
+	all := []*mountinfo.Info{
+		{Mountpoint: "/sys/fs/cgroup", FSType: "tmpfs"},
+		{Mountpoint: "/sys/fs/cgroup/memory", FSType: "cgroup", VFSOptions: "rw,memory"},
+		{Mountpoint: "/sys/fs/cgroup/unified", FSType: "cgroup2", Root: "/.."},
+		{Mountpoint: "/sys/fs/cgroup", FSType: "cgroup2", Root: "/"},
+		{Mountpoint: "/rootfs/sys/fs/cgroup", FSType: "cgroup2", Root: "/"},
+		{Mountpoint: "/rootfs", FSType: "overlay"},
+	}
+	got := HostCgroupMounts(all, "/rootfs")
+	if len(got) != 1 || got[0] != all[3] {
+		t.Errorf("got %+v, want only the cgroup2 at /sys/fs/cgroup", got)
+	}
+	if m := findCgroup2(got); m == nil || hostDir(m, "/c1") != "/sys/fs/cgroup/c1" {
+		t.Errorf("bind source of /c1: %+v", m)
+	}
+}
+
 // Whose mount namespace the rootfs is prepared in decides how it is
 // entered: only the container's own is changed outside the rootfs.
 func TestBuildMountNamespace(t *testing.T) {
