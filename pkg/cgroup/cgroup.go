@@ -110,7 +110,19 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := Resources(r, devs, h)
+	var avail *Available
+	if h.Mode == V2 && loc.Systemd == nil {
+		// The controllers the directory will have are those its nearest
+		// existing ancestor has: the parents made on the way enable
+		// all of them (fs2.CreateCgroupPath). Unreadable: the writes
+		// will tell.
+		for _, hi := range h.Hierarchies {
+			if hi.Controllers[0] == Unified {
+				avail, _ = ReadAvailable(existingAncestor(dirs(h, loc.Inner)[Unified], hi.Mountpoint))
+			}
+		}
+	}
+	res, err := resources(r, devs, h, avail)
 	if err != nil {
 		return nil, err
 	}

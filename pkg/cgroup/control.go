@@ -59,7 +59,11 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	res, err := Resources(r, nil, h)
+	var avail *Available
+	if d := c.Paths.Dir(Unified); h.Mode == V2 && d != "" {
+		avail, _ = ReadAvailable(d)
+	}
+	res, err := resources(r, nil, h, avail)
 	if err != nil {
 		return err
 	}

@@ -256,8 +256,47 @@ func TestResourcesErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// On cgroup v2 a limit needs its controller where the container goes
+// (the parent's cgroup.controllers); one that would not apply is refused
+// naming the field, what sets nothing is not.
+func TestResourcesV2Available(t *testing.T) {
+	h := &Host{Mode: V2, Hierarchies: []Hierarchy{{Controllers: []string{Unified}, Mountpoint: "/sys/fs/cgroup", Root: "/", Own: "/"}}}
+	avail := &Available{File: "/sys/fs/cgroup/a/cgroup.controllers", Set: map[string]bool{"cpu": true, "io": true}}
+	refused := []struct {
+		r     specs.LinuxResources
+		field string
+	}{
+		{specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr[int64](1 << 20)}}, "linux.resources.memory"},
+		{specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr[int64](-1)}}, "linux.resources.pids"},
+		{specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}, "linux.resources.cpu"},
+		{specs.LinuxResources{Unified: map[string]string{"memory.max": "1M"}}, `linux.resources.unified["memory.max"]`},
+	}
+	for _, tt := range refused {
+		_, err := resources(&tt.r, nil, h, avail)
+		var fe spec.Errors
+		if !errors.As(err, &fe) || fe[0].Field != tt.field || !strings.Contains(fe[0].Msg, "not available") || !strings.Contains(fe[0].Msg, "lists cpu io") {
+			t.Errorf("got %v, want field %s refused", err, tt.field)
+		}
+	}
+	ok := []specs.LinuxResources{
+		{Memory: &specs.LinuxMemory{}},
+		{CPU: &specs.LinuxCPU{Shares: ptr[uint64](512)}, BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](100)}},
+		{Unified: map[string]string{"cgroup.max.descendants": "3", "memory.pressure": "", "cpu.weight": "50"}},
+	}
+	for _, r := range ok {
+		if _, err := resources(&r, nil, h, avail); err != nil {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	// Unknown (unreadable cgroup.controllers): the writes decide.
+	if _, err := resources(&refused[0].r, nil, h, nil); err != nil {
+		t.Errorf("without a known set: %v", err)
+	}
+}
+
 func TestSetErrorNamesField(t *testing.T) {
 	tests := map[string]string{
+		`unified resource "memory.max" can't be set: controller "memory" not available`:                  "linux.resources.unified",
 		`failed to write "1" to "/sys/fs/cgroup/pids/x/pids.max": invalid argument`:                      "linux.resources.pids.limit",
 		`unable to set memory limit to 1 (current usage: 5, peak usage: 9)`:                              "linux.resources.memory.limit",
 		`open /sys/fs/cgroup/cpuset/x/cpuset.cpus: invalid argument`:                                     "linux.resources.cpu.cpus",

@@ -33,6 +33,82 @@ func fieldErr(field, format string, args ...any) error {
 // that a limit this host cannot enforce is refused before anything is
 // created, naming the field.
 func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host) (*cgroups.Resources, error) {
+	return resources(r, linuxDevices, h, nil)
+}
+
+// Available is what cgroup v2 controllers a cgroup can use: those of
+// its parent's cgroup.controllers (the parent can enable no other in its
+// cgroup.subtree_control). On a v2 host a controller can be missing
+// where a container goes: not delegated to the runtime's cgroup, or
+// bound to a v1 hierarchy (a hybrid kernel, as the emulated v2 of
+// tests/cgroup).
+type Available struct {
+	// File is the cgroup.controllers file the set was read from.
+	File string
+	Set  map[string]bool
+}
+
+// ReadAvailable reads the controllers listed in dir/cgroup.controllers.
+func ReadAvailable(dir string) (*Available, error) {
+	f := filepath.Join(dir, "cgroup.controllers")
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	a := &Available{File: f, Set: map[string]bool{}}
+	for _, c := range strings.Fields(string(b)) {
+		a.Set[c] = true
+	}
+	return a, nil
+}
+
+func (a *Available) missing(field, controller string) error {
+	list := strings.Join(slices.Sorted(maps.Keys(a.Set)), " ")
+	if list == "" {
+		list = "none"
+	}
+	return fieldErr(field, "the %s controller is not available to the container's cgroup (cgroup v2: %s lists %s)", controller, a.File, list)
+}
+
+type v2Use struct{ field, controller string }
+
+// v2Uses lists the controllers a cgroup v2 manager writes files of for
+// res, as it decides (fs2: a limit is set when not zero): an empty
+// "memory": {} sets nothing, and runc accepts it without a memory
+// controller.
+func v2Uses(res *cgroups.Resources) []v2Use {
+	var out []v2Use
+	if res.Memory != 0 || res.MemorySwap != 0 || res.MemoryReservation != 0 {
+		out = append(out, v2Use{"linux.resources.memory", "memory"})
+	}
+	if res.CpuWeight != 0 || res.CpuQuota != 0 || res.CpuPeriod != 0 || res.CpuBurst != nil || res.CPUIdle != nil {
+		out = append(out, v2Use{"linux.resources.cpu", "cpu"})
+	}
+	if res.CpusetCpus != "" || res.CpusetMems != "" {
+		out = append(out, v2Use{"linux.resources.cpu", "cpuset"})
+	}
+	if res.PidsLimit != nil {
+		out = append(out, v2Use{"linux.resources.pids", "pids"})
+	}
+	if res.BlkioWeight != 0 || len(res.BlkioWeightDevice) > 0 || len(res.BlkioThrottleReadBpsDevice) > 0 || len(res.BlkioThrottleWriteBpsDevice) > 0 ||
+		len(res.BlkioThrottleReadIOPSDevice) > 0 || len(res.BlkioThrottleWriteIOPSDevice) > 0 {
+		out = append(out, v2Use{"linux.resources.blockIO", "io"})
+	}
+	if len(res.HugetlbLimit) > 0 {
+		out = append(out, v2Use{"linux.resources.hugepageLimits", "hugetlb"})
+	}
+	if len(res.Rdma) > 0 {
+		out = append(out, v2Use{"linux.resources.rdma", "rdma"})
+	}
+	return out
+}
+
+// resources is Resources; on a v2 host, avail (when known) is checked
+// too. runc refuses such limits as well, when it fails to write their
+// files (memory.max: no such file or directory); refusing them before
+// anything is created says why, and never lets a limit pass that would
+// not apply.
+func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host, avail *Available) (*cgroups.Resources, error) {
 	res := &cgroups.Resources{}
 	var errs spec.Errors
 	add := func(err error) {
@@ -203,15 +279,28 @@ func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 			if h != nil && h.Mode != V2 {
 				add(fieldErr("linux.resources.unified", "cgroup v2 settings cannot be applied: this host's controllers are cgroup v1 (%s mode); use the v1 fields of linux.resources", h.Mode))
 			}
-			for k := range r.Unified {
-				if strings.Contains(k, "/") || !strings.Contains(k, ".") {
+			for _, k := range slices.Sorted(maps.Keys(r.Unified)) {
+				ctrl, _, _ := strings.Cut(k, ".")
+				switch {
+				case strings.Contains(k, "/") || !strings.Contains(k, "."):
 					add(fieldErr("linux.resources.unified", "%q is not a cgroup v2 file name (controller.key)", k))
+				case ctrl == "cgroup" || strings.HasSuffix(k, ".pressure"):
+					// Core files, and pressure (PSI) files: every cgroup has them.
+				case h != nil && h.Mode == V2 && avail != nil && !avail.Set[ctrl]:
+					add(avail.missing(fmt.Sprintf("linux.resources.unified[%q]", k), ctrl))
 				}
 			}
 			res.Unified = maps.Clone(r.Unified)
 		}
 	}
 	res.Devices = append(res.Devices, defaultDeviceRules(linuxDevices)...)
+	if h != nil && h.Mode == V2 && avail != nil {
+		for _, u := range v2Uses(res) {
+			if !avail.Set[u.controller] {
+				add(avail.missing(u.field, u.controller))
+			}
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -355,6 +444,9 @@ func setKernelTCP(p Paths, limit *int64) error {
 // oci-run and oci-cgroup process 0.2 to 0.4 ms.
 var fileFields = sync.OnceValue(func() []fileField {
 	return []fileField{
+		// The manager's own words for a unified key; they name the key,
+		// whose file can look like another field's (memory.max).
+		{regexp.MustCompile(`unified resource`), "linux.resources.unified"},
 		{regexp.MustCompile(`memory\.(limit_in_bytes|max\b)|memory limit`), "linux.resources.memory.limit"},
 		{regexp.MustCompile(`memory\.(soft_limit_in_bytes|low)`), "linux.resources.memory.reservation"},
 		{regexp.MustCompile(`memory\.(memsw\.limit_in_bytes|swap\.max)|swap`), "linux.resources.memory.swap"},
