@@ -316,7 +316,7 @@ func ParseLocation(cgroupsPath, id string, systemd bool) (Location, error) {
 
 // dirs computes the container's cgroup directory in each hierarchy: an
 // absolute Inner from the hierarchy's top, a relative one under this
-// process's own cgroup there. Keys are controller names, Unified for
+// process's own cgroup there (on a v2 host: under its parent). Keys are controller names, Unified for
 // cgroup2; co-mounted controllers share a directory.
 func dirs(h *Host, inner string) map[string]string {
 	out := map[string]string{}
@@ -330,6 +330,15 @@ func dirs(h *Host, inner string) map[string]string {
 			rel, err := filepath.Rel(hi.Root, hi.Own)
 			if err != nil || strings.HasPrefix(rel, "..") {
 				rel = "."
+			}
+			if h.Mode == V2 {
+				// Beside our cgroup, not in it, as runc's v2 driver
+				// does: ours has processes (this one), and cgroup v2
+				// enables no controller below a cgroup that has
+				// processes ("no internal processes"), so under it no
+				// limit could ever apply (a login shell's
+				// session-N.scope, a service's cgroup).
+				rel = filepath.Dir(rel)
 			}
 			dir = filepath.Join(hi.Mountpoint, rel, inner)
 		}

@@ -86,11 +86,29 @@ func TestParseHostV2InContainer(t *testing.T) {
 		t.Fatalf("mode %v", h.Mode)
 	}
 	d := dirs(h, "child")
-	if d[Unified] != "/sys/fs/cgroup/ctr/child" {
-		t.Errorf("relative dir under a cgroup-namespaced mount: %q", d[Unified])
+	if d[Unified] != "/sys/fs/cgroup/child" {
+		t.Errorf("relative dir under a mount of a subtree: %q, want beside our cgroup", d[Unified])
 	}
 	if d := dirs(h, "/abs/x"); d[Unified] != "/sys/fs/cgroup/abs/x" {
 		t.Errorf("absolute dir: %q", d[Unified])
+	}
+}
+
+// On v2 a relative path goes beside the runtime's cgroup (which has
+// processes, so no controller can be enabled below it), as with runc; at
+// the root it stays there.
+func TestDirsV2Relative(t *testing.T) {
+	for own, want := range map[string]string{
+		"/user.slice/user-0.slice/session-1.scope": "/sys/fs/cgroup/user.slice/user-0.slice/a/b",
+		"/": "/sys/fs/cgroup/a/b",
+	} {
+		h, err := parseHost(strings.NewReader("40 30 0:50 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"), strings.NewReader("0::"+own+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := dirs(h, "a/b")[Unified]; d != want {
+			t.Errorf("own %s: %q, want %q", own, d, want)
+		}
 	}
 }
 

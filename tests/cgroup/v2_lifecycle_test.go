@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -47,6 +48,7 @@ func TestV2Lifecycle(t *testing.T) {
 			mounts := testutil.Mounts(t)
 			t.Run("run", v.testRun)
 			t.Run("no-cgroupns", v.testNoCgroupNS)
+			t.Run("relative-path", v.testRelativePath)
 			t.Run("lifecycle", v.testLifecycle)
 			t.Run("delete-force", v.testDeleteForce)
 			t.Run("missing-controllers", v.testMissingControllers)
@@ -172,6 +174,30 @@ func (v *v2rt) testNoCgroupNS(t *testing.T) {
 		if !strings.Contains(res.Stdout, want) {
 			t.Errorf("missing %q in:\n%s%s", want, res.Stdout, res.Stderr)
 		}
+	}
+	v.noLeak(id)
+}
+
+// A relative cgroupsPath goes beside the runtime's own cgroup, not in
+// it, as with runc: on v2 no controller can be enabled below a cgroup
+// with processes (here, oci-run started from a shell in /ID-rt).
+func (v *v2rt) testRelativePath(t *testing.T) {
+	v.use(t)
+	id := v2ID(t)
+	rt := filepath.Join("/sys/fs/cgroup", id+"-rt")
+	if err := os.Mkdir(rt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := v2Spec(id, `grep ^0:: /proc/self/cgroup`, nil)
+	s.Linux.CgroupsPath = id + "/ctr"
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.CgroupNamespace })
+	cmd := exec.Command("sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, rt, v.Bin, "--root", v.Root, "run", "--bundle", testutil.Bundle(t, s), id)
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "0::/"+id+"/ctr\n" {
+		t.Errorf("run from /%s-rt: %v %q, want the container in /%s/ctr", id, err, out, id)
+	}
+	if err := os.Remove(rt); err != nil {
+		t.Error(err)
 	}
 	v.noLeak(id)
 }
