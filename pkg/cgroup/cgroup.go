@@ -105,6 +105,12 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	var devs []specs.LinuxDevice
 	if s.Linux != nil {
 		cgPath, r, devs = s.Linux.CgroupsPath, s.Linux.Resources, s.Linux.Devices
+		// resctrl is a resource the container's limits would claim and
+		// not have: refused, as runc refuses it where RDT is not enabled
+		// (features.json says intelRdt is not enabled).
+		if rdt := s.Linux.IntelRdt; rdt != nil && (rdt.ClosID != "" || len(rdt.Schemata) > 0 || rdt.L3CacheSchema != "" || rdt.MemBwSchema != "" || rdt.EnableMonitoring) {
+			return nil, errors.New("linux.intelRdt: Intel RDT (resctrl) is not supported by oci-run")
+		}
 	}
 	loc, err := ParseLocation(cgPath, id, useSystemd)
 	if err != nil {

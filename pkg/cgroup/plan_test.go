@@ -369,3 +369,16 @@ func TestParseHostShadowed(t *testing.T) {
 		t.Errorf("mode %v, hierarchies %+v", h.Mode, h.Hierarchies)
 	}
 }
+
+// Intel RDT is refused, naming the field; an empty section is nothing.
+func TestIntelRdtRefused(t *testing.T) {
+	h := hybridHost(t)
+	s := &specs.Spec{Linux: &specs.Linux{IntelRdt: &specs.LinuxIntelRdt{L3CacheSchema: "L3:0=f"}}}
+	if _, err := planFor(h, s, "c1", false); err == nil || !strings.HasPrefix(err.Error(), "linux.intelRdt: ") {
+		t.Errorf("intelRdt with a schema: %v", err)
+	}
+	s.Linux.IntelRdt = &specs.LinuxIntelRdt{}
+	if _, err := planFor(h, s, "c1", false); err != nil {
+		t.Errorf("empty intelRdt: %v", err)
+	}
+}
