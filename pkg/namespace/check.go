@@ -25,6 +25,11 @@ func Check(s *specs.Spec) error {
 	if s.Linux == nil {
 		return nil
 	}
+	// Moving host network devices in is not done (features.json says
+	// so): refused rather than a container started without them.
+	if len(s.Linux.NetDevices) > 0 {
+		add("linux.netDevices", "moving network devices into the container is not supported by oci-run")
+	}
 	for i, ns := range s.Linux.Namespaces {
 		field := fmt.Sprintf("linux.namespaces[%d]", i)
 		k, ok := KindOf(ns.Type)

@@ -28,6 +28,11 @@ func TestCheck(t *testing.T) {
 			s.Hostname = "x"
 			return s
 		}(), `hostname: cannot be set: linux.namespaces[1].path "/proc/self/ns/uts" is the runtime's own uts namespace`},
+		{"network devices", func() *specs.Spec {
+			s := one(specs.NetworkNamespace, "")
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"dummy0": {Name: "eth1"}}
+			return s
+		}(), `linux.netDevices: moving network devices into the container is not supported by oci-run`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
