@@ -189,6 +189,8 @@ func TestBadConfigurations(t *testing.T) {
 		{"device type", []mutation{set("linux", "devices")([]any{obj("path", "/dev/x", "type", "q", "major", 1, "minor", 3)})}, "linux.devices[0].type"},
 		{"host sysctl", []mutation{set("linux", "sysctl")(obj("kernel.panic", "1"))}, `linux.sysctl["kernel.panic"]`},
 		{"root cgroup", []mutation{set("linux", "cgroupsPath")("/")}, "linux.cgroupsPath"},
+		{"intel rdt", []mutation{set("linux", "intelRdt")(obj("l3CacheSchema", "L3:0=f"))}, "linux.intelRdt"},
+		{"network devices", []mutation{set("linux", "netDevices")(obj("dummy0", obj("name", "eth1")))}, "linux.netDevices"},
 		{"cpuset cpus", []mutation{set("linux", "resources")(obj("cpu", obj("cpus", "abc")))}, "linux.resources.cpu.cpus"},
 		{"cpuset mems", []mutation{set("linux", "resources")(obj("cpu", obj("mems", "0-")))}, "linux.resources.cpu.mems"},
 		{"hugetlb without the controller", []mutation{set("linux", "resources")(obj("hugepageLimits", []any{obj("pageSize", "2MB", "limit", 1)}))}, "linux.resources.hugepageLimits"},
