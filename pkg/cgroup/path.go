@@ -165,13 +165,10 @@ func parseHost(mountinfo, procCgroup io.Reader) (*Host, error) {
 			continue
 		}
 		hi := Hierarchy{Controllers: ctrls, Mountpoint: mnt, Root: root, Own: ownPath}
-		// A hierarchy can be mounted more than once (bind mounts): the one
-		// under /sys/fs/cgroup is the one the system set up, else the first.
+		// A hierarchy can be mounted more than once (bind mounts): the
+		// first is kept. The system's, under /sys/fs/cgroup, win because
+		// the others were skipped above when there are any.
 		if seen[ctrls[0]] {
-			i := slices.IndexFunc(h.Hierarchies, func(x Hierarchy) bool { return x.Controllers[0] == ctrls[0] })
-			if i >= 0 && !underCgroupfs(h.Hierarchies[i].Mountpoint) && underCgroupfs(mnt) {
-				h.Hierarchies[i] = hi
-			}
 			continue
 		}
 		for _, c := range ctrls {
