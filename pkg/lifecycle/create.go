@@ -51,6 +51,10 @@ type CreateOptions struct {
 	// raw and spec are config.json as run already read it.
 	raw  []byte
 	spec *specs.Spec
+	// fatalCaught (run in the foreground) is closed once the signals that
+	// would end or stop this process are caught (pkg/signal CatchEarly):
+	// the container's state, the first thing left behind, waits for it.
+	fatalCaught <-chan struct{}
 	// cgroup is the plan the checks made (the hierarchies read once).
 	cgroup *cgroup.Plan
 }
@@ -82,7 +86,9 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	if err := connectConsole(&o); err != nil {
 		return nil, nil, err
 	}
-
+	if o.fatalCaught != nil {
+		<-o.fatalCaught
+	}
 	c, err := r.Store.Create(o.ID)
 	if err != nil {
 		return nil, nil, err

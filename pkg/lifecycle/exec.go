@@ -312,7 +312,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 		return 1, err
 	}
 	var sigs chan os.Signal
-	var caught <-chan struct{}
+	var early <-chan struct{}
 	if !o.Detach {
 		// In the foreground this process waits for the exec'd one: it is
 		// its subreaper (oci-unshare --detach exits once its child runs)
@@ -324,7 +324,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 			return 1, fmt.Errorf("become subreaper: %w", err)
 		}
 		sigs = make(chan os.Signal, 128)
-		caught = ocisignal.CatchAll(sigs)
+		early = ocisignal.CatchEarly(sigs)
 	}
 	if trace.Enabled() {
 		env = append(env, trace.Env+"=1")
@@ -335,6 +335,10 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	if err := process.CloseOnExecFrom(3 + n); err != nil {
 		st.Close()
 		return 1, err
+	}
+	if early != nil {
+		// Nothing is started before a SIGTERM would reach the process.
+		<-early
 	}
 	var sealed []*os.File
 	defer func() {
@@ -451,7 +455,6 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	if ps, err := proc.ReadStat(pid); err == nil {
 		start = ps.StartTime
 	}
-	<-caught
 	code := waitInit(pid, start, sigs, tty)
 	trace.Point("exited")
 	if tty != nil {

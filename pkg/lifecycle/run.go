@@ -56,11 +56,10 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		}
 	}
 	sigs := make(chan os.Signal, 128)
-	var caught <-chan struct{}
 	if !o.Detach {
 		// Never given back (signal.Stop): this process ends after Run,
 		// and disabling 65 signals costs as much as enabling them.
-		caught = ocisignal.CatchAll(sigs)
+		o.fatalCaught = ocisignal.CatchEarly(sigs)
 	}
 	// The container stays locked from create to start: nothing can come
 	// between, and start needs not read again what create knows.
@@ -87,7 +86,6 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	<-caught
 	code := waitInit(pid, start, sigs, tty)
 	trace.Point("exited")
 	if tty != nil {
@@ -130,21 +128,21 @@ func waitInit(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy) int {
 	return 255
 }
 
-// realtimeAfter is how long a foreground container runs before its
-// runtime catches the realtime signals as well: long enough that a short
-// container (/bin/true) never pays for it.
-const realtimeAfter = 100 * time.Millisecond
+// lateAfter is how long a foreground container runs before its runtime
+// catches the late signals (pkg/signal CatchLate) as well: long enough
+// that a short container (/bin/true) never pays for it.
+const lateAfter = 100 * time.Millisecond
 
 // forward sends the init every signal we get until stop.
 func forward(pid int, start uint64, sigs chan os.Signal, tty *ttyProxy, stop chan struct{}) {
-	late := time.NewTimer(realtimeAfter)
+	late := time.NewTimer(lateAfter)
 	defer late.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-late.C:
-			go ocisignal.CatchRealtime(sigs)
+			go ocisignal.CatchLate(sigs)
 		case sig := <-sigs:
 			switch sig {
 			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:

@@ -3,14 +3,19 @@ package signal
 import (
 	"os"
 	ossignal "os/signal"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
 
-// fatal are the signals whose default action in a Go program ends it (or
-// dumps it): they are caught first, so that a container being created is
-// never left behind by an early SIGTERM.
-var fatal = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM}
+// early are the forwarded signals whose default action in a Go program
+// would end it or dump it (HUP, INT, QUIT, ABRT, TERM, STKFLT) or stop it
+// (TSTP, TTIN, TTOU): caught before anything of the container exists, so
+// that a container being created is never left behind by an early
+// SIGTERM nor its runtime stopped by an early ^Z. A signal the Go runtime
+// handles by default in any other way is ignored until it is caught.
+var early = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM,
+	unix.SIGSTKFLT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU}
 
 // Forwarded are the signals a runtime in the foreground (run, exec)
 // passes on to the container's process: every standard signal a user or
@@ -20,13 +25,14 @@ var fatal = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, un
 // own children), SIGPIPE (about our own writes), and the uncatchable
 // SIGKILL and SIGSTOP.
 //
-// Not at first the 33 realtime signals (SIGRTMIN..SIGRTMAX), which runc
-// forwards too (see CatchRealtime): the Go runtime enables signals one at a time, each with a round
-// trip to a goroutine of its own locked to a thread of its own, and in
-// this VM, where a context switch is expensive, catching all 64 signals
-// cost 2 ms of CPU and 180 context switches per run, the standard ones
-// about a third of that (measured with perf stat; the container start
-// costs about 15 ms of CPU in all).
+// They and the 31 realtime signals (SIGRTMIN..SIGRTMAX), which runc
+// forwards too, are caught in two steps (CatchEarly, CatchLate): the Go
+// runtime enables signals one at a time, each with a round trip to a
+// goroutine of its own locked to a thread of its own, and in this VM,
+// where a context switch is expensive, catching all 64 signals cost 2 ms
+// of CPU and 180 context switches per run, the standard ones about a
+// third of that (measured with perf stat; the container start costs
+// about 15 ms of CPU in all).
 var Forwarded = []os.Signal{
 	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGUSR1,
 	unix.SIGUSR2, unix.SIGALRM, unix.SIGTERM, unix.SIGSTKFLT, unix.SIGCONT,
@@ -46,26 +52,39 @@ var Realtime = func() []os.Signal {
 	return s
 }()
 
-// CatchRealtime makes c receive the Realtime signals too. It costs about
-// two thirds of what catching every signal costs (see Forwarded), so the
-// foreground commands catch them only once the container has outlived its
-// start-up: a realtime signal sent before that is ignored (the Go runtime
-// drops a realtime signal nobody asked for), not fatal.
-func CatchRealtime(c chan<- os.Signal) {
-	ossignal.Notify(c, Realtime...)
-}
+// Late are the forwarded signals that are not early: until they are
+// caught the Go runtime ignores them.
+var Late = func() []os.Signal {
+	var l []os.Signal
+	for _, sig := range Forwarded {
+		if !slices.Contains(early, sig) {
+			l = append(l, sig)
+		}
+	}
+	return append(l, Realtime...)
+}()
 
-// CatchAll makes c receive the Forwarded signals and returns a channel
-// closed once they are all caught: the fatal ones at once, the others in
-// the background while the container is being set up, off its critical
-// path. Whoever forwards waits for the channel first; none sent after
-// that is lost.
-func CatchAll(c chan<- os.Signal) <-chan struct{} {
-	ossignal.Notify(c, fatal...)
+// CatchEarly makes c receive the early signals, in the background: the Go
+// runtime enables each signal with a round trip to a thread of its own,
+// 0.5-0.7 ms in this VM for a handful of them, which the caller's checks
+// hide. The channel returned is closed once they are caught: whoever is
+// about to create something that such a signal would leave behind waits
+// for it first.
+func CatchEarly(c chan<- os.Signal) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
-		ossignal.Notify(c, Forwarded...)
+		ossignal.Notify(c, early...)
 		close(done)
 	}()
 	return done
+}
+
+// CatchLate makes c receive the Late signals too: the rest of the
+// standard ones and the realtime ones. Catching every signal cost 2 ms of
+// CPU and 180 context switches per run here (see Forwarded), so the
+// foreground commands catch these only once the container has outlived
+// its start-up: one sent before is ignored, as the Go runtime ignores a
+// signal of these that nobody asked for, never fatal.
+func CatchLate(c chan<- os.Signal) {
+	ossignal.Notify(c, Late...)
 }

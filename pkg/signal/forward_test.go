@@ -1,16 +1,17 @@
 package signal
 
 import (
+	"os"
 	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
-// Every fatal signal is forwarded, and none that the runtime needs for
+// Every early signal is forwarded, and none that the runtime needs for
 // itself or that cannot be caught.
 func TestForwarded(t *testing.T) {
-	for _, s := range fatal {
+	for _, s := range early {
 		if !slices.Contains(Forwarded, s) {
 			t.Errorf("%v is caught early but not forwarded", s)
 		}
@@ -20,6 +21,31 @@ func TestForwarded(t *testing.T) {
 			if f == s {
 				t.Errorf("%v is forwarded", s)
 			}
+		}
+	}
+}
+
+// Early and late together are every forwarded signal and every realtime
+// one, once; every signal whose default action in a Go program ends or
+// stops it is early.
+func TestEarlyAndLate(t *testing.T) {
+	all := append(append([]os.Signal{}, early...), Late...)
+	want := append(append([]os.Signal{}, Forwarded...), Realtime...)
+	if len(all) != len(want) {
+		t.Errorf("early+late has %d signals, forwarded+realtime %d", len(all), len(want))
+	}
+	for _, s := range want {
+		if !slices.Contains(all, s) {
+			t.Errorf("%v is neither early nor late", s)
+		}
+	}
+	// The Go runtime's sigtable (runtime/sigtab_linux_generic.go):
+	// _SigKill or _SigThrow, or _SigDefault with a default action of
+	// stop.
+	for _, s := range []unix.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM,
+		unix.SIGSTKFLT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU} {
+		if !slices.Contains(early, os.Signal(s)) {
+			t.Errorf("%v is late: it would end or stop the runtime before it is caught", s)
 		}
 	}
 }

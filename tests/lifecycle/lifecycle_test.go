@@ -184,14 +184,15 @@ func TestRunExitCodeOfSignal(t *testing.T) {
 	r.noLeaks(id, nil)
 }
 
-// run forwards the signals it gets to the container: a standard one at
-// once, a realtime one (SIGRTMIN+3, 37) once the container has run a
-// little, so the test keeps sending it until the container answers.
+// run forwards the signals it gets to the container: one that would end
+// the runtime (SIGTERM) from the start, the others (SIGUSR1, a realtime
+// one: SIGRTMIN+3, 37) once the container has run a little, so the test
+// keeps sending each until the container answers.
 func TestRunForwardsSignals(t *testing.T) {
 	for _, c := range []struct {
 		sig  unix.Signal
 		code int
-	}{{unix.SIGUSR1, 3}, {unix.Signal(37), 4}} {
+	}{{unix.SIGTERM, 5}, {unix.SIGUSR1, 3}, {unix.Signal(37), 4}} {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			r := newRT(t)
 			script := fmt.Sprintf(`trap 'echo got; exit %d' %d; echo ready; while :; do sleep 0.05; done`, c.code, int(c.sig))
