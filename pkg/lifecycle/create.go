@@ -275,7 +275,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 			extra[i] = os.NewFile(uintptr(d.Num), "preserved")
 		}
 	}
-	env := append(stage.StripEnv(os.Environ()), ch.Env...)
+	env := append(stageEnv(), ch.Env...)
 	if trace.Enabled() {
 		env = append(env, trace.Env+"=1")
 	}

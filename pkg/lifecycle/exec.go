@@ -297,8 +297,7 @@ func (r *Runtime) runExec(c *state.Container, s *specs.Spec, raw []byte, o ExecO
 	fdSpec := 3 + len(extra)
 	extra = append(extra, specFile, pathsFile, st.File())
 	fdPaths, fdSync := fdSpec+1, fdSpec+2
-	env := stage.StripEnv(os.Environ())
-	env = append(env,
+	env := append(stageEnv(), stageProcs,
 		stage.EnvSync+"="+strconv.Itoa(fdSync),
 		stage.EnvPreserve+"="+strconv.Itoa(n),
 	)
