@@ -53,7 +53,7 @@ type CreateOptions struct {
 	raw  []byte
 	spec *specs.Spec
 	// fatalCaught (run in the foreground) is closed once the signals that
-	// would end or stop this process are caught (pkg/signal CatchEarly):
+	// would end this process are caught (pkg/signal CatchEarly):
 	// the container's state, the first thing left behind, waits for it.
 	fatalCaught <-chan struct{}
 	// cgroup is the plan the checks made (the hierarchies read once).

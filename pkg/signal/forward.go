@@ -9,13 +9,12 @@ import (
 )
 
 // early are the forwarded signals whose default action in a Go program
-// would end it or dump it (HUP, INT, QUIT, ABRT, TERM, STKFLT) or stop it
-// (TSTP, TTIN, TTOU): caught before anything of the container exists, so
-// that a container being created is never left behind by an early
-// SIGTERM nor its runtime stopped by an early ^Z. A signal the Go runtime
-// handles by default in any other way is ignored until it is caught.
-var early = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM,
-	unix.SIGSTKFLT, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU}
+// would end it or dump it (HUP, INT, QUIT, ABRT, TERM, STKFLT): caught
+// before anything of the container exists, so that a container being
+// created is never left behind by an early SIGTERM. Until it is caught, a
+// late one is ignored, or for TSTP, TTIN and TTOU stops the runtime,
+// which SIGCONT resumes where it was.
+var early = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM, unix.SIGSTKFLT}
 
 // Forwarded are the signals a runtime in the foreground (run, exec)
 // passes on to the container's process: every standard signal a user or
@@ -52,8 +51,8 @@ var Realtime = func() []os.Signal {
 	return s
 }()
 
-// Late are the forwarded signals that are not early: until they are
-// caught the Go runtime ignores them.
+// Late are the forwarded signals that are not early, and the realtime
+// ones.
 var Late = func() []os.Signal {
 	var l []os.Signal
 	for _, sig := range Forwarded {
@@ -83,8 +82,9 @@ func CatchEarly(c chan<- os.Signal) <-chan struct{} {
 // standard ones and the realtime ones. Catching every signal cost 2 ms of
 // CPU and 180 context switches per run here (see Forwarded), so the
 // foreground commands catch these only once the container has outlived
-// its start-up: one sent before is ignored, as the Go runtime ignores a
-// signal of these that nobody asked for, never fatal.
+// its start-up: one sent before is ignored (the Go runtime ignores a
+// signal of these that nobody asked for) or stops the runtime (TSTP,
+// TTIN, TTOU by default), never fatal.
 func CatchLate(c chan<- os.Signal) {
 	ossignal.Notify(c, Late...)
 }
