@@ -7,9 +7,14 @@ go 1.26.0
 // to them open, which the container's init would then hold until it
 // execs the user program (a host descriptor in the container, invariant
 // 1). The stages live for milliseconds and need no such tuning.
+// decoratemappings (Go 1.25) names every anonymous mapping the runtime
+// makes with prctl(PR_SET_VMA): a system call per mapping, for names
+// nobody reads (on kernels without CONFIG_ANON_VMA_NAME, one failed call
+// per process).
 godebug (
 	containermaxprocs=0
 	updatemaxprocs=0
+	decoratemappings=0
 )
 
 require (
