@@ -58,6 +58,10 @@ type CreateOptions struct {
 	fatalCaught <-chan struct{}
 	// cgroup is the plan the checks made (the hierarchies read once).
 	cgroup *cgroup.Plan
+	// saveAfterStart (run): create leaves the created state unsaved; run
+	// saves it once it has started the container, holding the lock all
+	// along, so that the write overlaps the container's own start.
+	saveAfterStart bool
 }
 
 // Create sets up a container and leaves its init blocked on the exec fifo.
@@ -128,11 +132,13 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	}
 	c.State.Creator, c.State.CreatorStart = 0, 0
 	c.State.Chain, c.State.ChainStart = 0, 0
-	if err := c.Save(); err != nil {
-		r.destroy(c)
-		return nil, nil, err
+	if !o.saveAfterStart {
+		if err := c.Save(); err != nil {
+			r.destroy(c)
+			return nil, nil, err
+		}
+		trace.Point("saved")
 	}
-	trace.Point("saved")
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, c.State.Pid); err != nil {
 			r.destroy(c)

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/proc"
 	ocisignal "github.com/oci-run/oci-run/pkg/signal"
 	"github.com/oci-run/oci-run/pkg/spec"
@@ -63,6 +64,9 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 	}
 	// The container stays locked from create to start: nothing can come
 	// between, and start needs not read again what create knows.
+	// Poststart hooks run after start with the lock released, and may ask
+	// for the state: it is saved before, as create saves it.
+	o.saveAfterStart = len(hooks.Of(s.Hooks, hooks.Poststart)) == 0
 	c, cs, err := r.create(o.CreateOptions)
 	if err != nil {
 		return 1, err
@@ -75,14 +79,23 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		}
 	}
 	r.wire(c)
-	if err := r.start(c, cs); err != nil {
+	err = r.start(c, cs)
+	trace.Point("start")
+	if err == nil && o.saveAfterStart {
+		// Until now the saved state is create's first one (its creator,
+		// this process, alive: "creating"); had this process died, it
+		// would read as stopped and delete would clean up through the
+		// cgroup. Nothing else could look: the lock is held.
+		err = c.Save()
+		trace.Point("saved")
+	}
+	if err != nil {
 		c.Close()
 		r.Delete(o.ID, true)
 		return 1, err
 	}
 	pid, start := c.State.Pid, c.State.PidStart
 	c.Close()
-	trace.Point("start")
 	if o.Detach {
 		return 0, nil
 	}
