@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/mountclean"
@@ -14,6 +15,13 @@ import (
 // Delete removes a stopped container; with force, it kills a live one
 // first.
 func (r *Runtime) Delete(id string, force bool) error {
+	return r.deleteWith(id, force, nil)
+}
+
+// deleteWith is Delete for a caller that has the container's
+// configuration at hand (run): its poststop hooks come from s, not from
+// the saved copy read and parsed again.
+func (r *Runtime) deleteWith(id string, force bool, s *specs.Spec) error {
 	c, err := r.open(id)
 	if force && errors.Is(err, state.ErrNotExist) {
 		// As runc and crun: forcing the removal of what is not there
@@ -28,13 +36,19 @@ func (r *Runtime) Delete(id string, force bool) error {
 		c.Close()
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, status)
 	}
-	return r.destroy(c)
+	return r.destroyWith(c, s)
 }
 
 // destroy kills whatever is left of a container, removes its cgroups and
 // its state directory. It is also how a failed create cleans up, so it
 // works from any partial state.
 func (r *Runtime) destroy(c *state.Container) error {
+	return r.destroyWith(c, nil)
+}
+
+// destroyWith is destroy with the configuration given (nil: the saved
+// one).
+func (r *Runtime) destroyWith(c *state.Container, s *specs.Spec) error {
 	st := &c.State
 	// A chain whose create was killed may still be on its way to the
 	// cgroup: stop it first, so nothing is created after the cleanup.
@@ -44,7 +58,9 @@ func (r *Runtime) destroy(c *state.Container) error {
 			r.Log.Warnf("delete %s: %v", st.ID, err)
 		}
 	}
-	s := savedSpec(c)
+	if s == nil {
+		s = savedSpec(c)
+	}
 	if st.Pid != 0 && proc.Alive(st.Pid, st.PidStart) {
 		proc.Signal(st.Pid, st.PidStart, unix.SIGKILL)
 		if err := proc.WaitGone(st.Pid, st.PidStart, 10000); err != nil {

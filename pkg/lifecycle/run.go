@@ -105,7 +105,7 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		tty.Drain()
 	}
 	if !o.Keep {
-		if err := r.Delete(o.ID, true); err != nil {
+		if err := r.deleteWith(o.ID, true, cs); err != nil {
 			return code, err
 		}
 		trace.Point("delete")
