@@ -37,8 +37,14 @@ func Apply(p *Plan, hooks Hooks) (err error) {
 		if err := setPropagation(unix.AT_FDCWD, "/", p.HostPropagation); err != nil {
 			return fmt.Errorf("make / %s: %w", p.HostPropagation, err)
 		}
-		if err := makeParentPrivate(p.Rootfs); err != nil {
-			return err
+		// After a recursive change to anything but shared (the default
+		// rslave, rprivate) no mount here is shared: the parent of the
+		// rootfs needs no look-up in mountinfo (a parse of the whole
+		// table, 0.1 ms of every start).
+		if !p.HostPropagation.Recursive || p.HostPropagation.Type == unix.MS_SHARED {
+			if err := makeParentPrivate(p.Rootfs); err != nil {
+				return err
+			}
 		}
 		root, err = bindRootfs(p.Rootfs)
 	} else {
