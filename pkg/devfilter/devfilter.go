@@ -36,6 +36,12 @@ type Rule struct {
 	Allow  bool
 }
 
+// An 'a' rule stands for every device and every access, whatever its
+// numbers and access say: that is what "a" means to cgroup v1's
+// devices.allow and devices.deny (the kernel reads no further), and to
+// runc, so a spec gets the same devices from both hierarchies and from
+// both runtimes.
+
 // String is the rule as devices.allow / devices.deny would take it, with
 // its verdict: "c 1:3 rw allow".
 func (r Rule) String() string {
@@ -105,6 +111,9 @@ func check(rules []Rule) ([]rule, error) {
 			}
 		}
 		k.major, k.minor = r.Major, r.Minor
+		if r.Type == 'a' {
+			k.major, k.minor = -1, -1
+		}
 		for _, c := range r.Access {
 			switch c {
 			case 'm':
@@ -116,6 +125,9 @@ func check(rules []Rule) ([]rule, error) {
 			default:
 				return nil, &RuleError{i, fmt.Errorf("access %q: %q is not r, w or m", r.Access, c)}
 			}
+		}
+		if r.Type == 'a' {
+			k.acc = accAll
 		}
 		k.allow = r.Allow
 		out = append(out, k)

@@ -112,6 +112,10 @@ func reference(rules []Rule, typ, acc, major, minor uint32) bool {
 	verdict := func(bit uint32, letter byte) bool {
 		v := false
 		for _, r := range rules {
+			if r.Type == 'a' {
+				v = r.Allow
+				continue
+			}
 			typeOK := r.Type == 'a' || r.Type == 'b' && typ == devBlock || r.Type == 'c' && typ == devChar
 			if typeOK && (r.Major < 0 || uint32(r.Major) == major) && (r.Minor < 0 || uint32(r.Minor) == minor) &&
 				strings.IndexByte(r.Access, letter) >= 0 {
@@ -212,7 +216,9 @@ func TestProgramVerdicts(t *testing.T) {
 		{"c *:3 rw allow", []string{"c 7:3 rw", "c 4294967295:3 r", "c 1:3 -"}, []string{"c 7:3 m", "c 7:4 r", "b 7:3 r"}},
 		{"a *:* rwm allow", []string{"c 1:1 rwm", "b 8:0 rwm", "b 8:0 -"}, nil},
 		{"a *:* rwm allow; b *:* w deny", []string{"b 8:0 rm", "c 8:0 w"}, []string{"b 8:0 w", "b 8:0 rw"}},
-		{"a *:* m allow", []string{"b 8:0 m", "c 1:1 m", "c 1:1 -"}, []string{"c 1:1 r"}},
+		// 'a' is every device and access, whatever the rest says (v1, runc).
+		{"a *:* m allow", []string{"b 8:0 m", "c 1:1 rw", "c 1:1 -"}, nil},
+		{"c *:* rwm allow; a 1:3 r deny", nil, []string{"c 1:4 w", "b 8:0 m", "c 1:3 -"}},
 		// A later deny-all wipes out what came before.
 		{"c 1:3 rwm allow; a *:* rwm deny; c 1:5 r allow", []string{"c 1:5 r"}, []string{"c 1:3 r", "c 1:5 w"}},
 		// Numbers of 2^31 and more are compared as u32, not sign-extended.
@@ -330,7 +336,7 @@ func TestAllowsAll(t *testing.T) {
 		"":                                false,
 		"a *:* rwm allow; a *:* rwm deny": false,
 		"a *:* rwm allow; c 1:3 w deny":   false,
-		"a *:* rw allow":                  false,
+		"a 1:3 r allow":                   true,
 		"b *:* rwm allow":                 false,
 		"c *:0 rwm allow; c *:* rw allow; b *:* rwm allow": false,
 	} {
