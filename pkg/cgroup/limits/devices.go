@@ -2,6 +2,7 @@ package limits
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -9,33 +10,27 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/oci-run/oci-run/pkg/devfilter"
 	"github.com/oci-run/oci-run/pkg/spec"
 )
 
-// DeviceRule is one device cgroup rule: the last rule matching an access
-// decides it, and an access no rule matches is denied.
-type DeviceRule struct {
-	// Type is 'a' (every device), 'b' (block) or 'c' (character).
-	Type byte
-	// Major and Minor are -1 for any.
-	Major, Minor int64
-	// Access is a combination of r, w and m (mknod).
-	Access string
-	Allow  bool
-}
+// DeviceRule is one device cgroup rule (pkg/devfilter's): the last rule
+// matching an access decides it, and an access no rule matches is
+// denied. Type 'a' is every device and access.
+type DeviceRule = devfilter.Rule
 
 // Wildcard is the Major or Minor of a rule for any number.
 const Wildcard = -1
 
-// String is the rule in the form of the v1 devices.allow and
-// devices.deny files: "c 1:3 rwm", "b *:* m", "a".
-func (r DeviceRule) String() string {
+// v1Rule is the rule in the form of the v1 devices.allow and devices.deny
+// files: "c 1:3 rwm", "b *:* m", "a".
+func v1Rule(r DeviceRule) string {
 	if r.Type == 'a' {
 		// The kernel reads nothing after "a": every device, every access.
 		return "a"
 	}
 	num := func(n int64) string {
-		if n == Wildcard {
+		if n < 0 {
 			return "*"
 		}
 		return strconv.FormatInt(n, 10)
@@ -63,6 +58,11 @@ func DeviceRules(in []specs.LinuxDeviceCgroup, linuxDevices []specs.LinuxDevice)
 		}
 		if d.Minor != nil {
 			r.Minor = *d.Minor
+		}
+		for name, n := range map[string]int64{"major": r.Major, "minor": r.Minor} {
+			if n < -1 || n > math.MaxUint32 {
+				return nil, fieldError(f+"."+name, "%d is not a device number", n)
+			}
 		}
 		if d.Access == "" {
 			return nil, fieldError(f+".access", "must not be empty (a combination of r, w, m)")
@@ -128,18 +128,21 @@ func WriteDevicesV1(dir string, rules []DeviceRule) error {
 		if r.Allow {
 			file = "devices.allow"
 		}
-		if err := WriteFile(filepath.Join(dir, file), r.String()); err != nil {
-			return fieldError("linux.resources.devices", "%s %q: %v", file, r.String(), err)
+		if err := WriteFile(filepath.Join(dir, file), v1Rule(r)); err != nil {
+			return fieldError("linux.resources.devices", "%s %q: %v", file, v1Rule(r), err)
 		}
 	}
 	return nil
 }
 
 // ApplyDevicesV2 attaches the rules to a cgroup v2 directory as an eBPF
-// device program (cgroup v2 has no device files), replacing the one
-// attached before.
-var ApplyDevicesV2 = func(dir string, rules []DeviceRule) error {
-	return fieldError("linux.resources.devices", "cgroup v2 device rules are not available in this build")
+// device program (cgroup v2 has no device files; pkg/devfilter),
+// replacing the one attached before.
+func ApplyDevicesV2(dir string, rules []DeviceRule) error {
+	if err := devfilter.Apply(dir, rules); err != nil {
+		return fieldError("linux.resources.devices", "%v", err)
+	}
+	return nil
 }
 
 func fieldError(field, format string, args ...any) error {
