@@ -127,7 +127,7 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	if h.Mode == V2 && loc.Systemd == nil {
 		// The controllers the directory will have are those its nearest
 		// existing ancestor has: the parents made on the way enable
-		// all of them (fs2.CreateCgroupPath). Unreadable: the writes
+		// all of them (makeDirV2). Unreadable: the writes
 		// will tell.
 		for _, hi := range h.Hierarchies {
 			if hi.Controllers[0] == Unified {

@@ -206,12 +206,6 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	return applyLimits(h.Mode, c.Paths, r, nil, false)
 }
 
-// ApplyLimits writes r to the cgroup's files, without device rules and
-// without asking systemd: the systemd driver's cgroupfs part.
-func (c *Cgroup) ApplyLimits(mode Mode, r *specs.LinuxResources) error {
-	return applyLimits(mode, c.Paths, r, nil, false)
-}
-
 // ApplyDeferred sets the limit Create left out with Plan.DeferPids.
 //
 // pids.max counts threads. The stages that set the container up are Go
