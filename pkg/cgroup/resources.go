@@ -132,6 +132,10 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 		}
 		add(fieldErr(field, "the %s controller is not mounted in %s", controller, where))
 	}
+	// Every container has device rules (the defaults at least): on v1 they
+	// need the devices hierarchy, as with runc, which refuses to run a
+	// container without one.
+	need("linux.resources.devices", "devices")
 	var devices []specs.LinuxDeviceCgroup
 	if r != nil {
 		devices = r.Devices
