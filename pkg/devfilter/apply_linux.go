@@ -113,8 +113,8 @@ func load(prog []byte) (int, error) {
 }
 
 // attached returns the ids of the device programs attached to the cgroup
-// itself (not those it inherits).
-func attached(cgroup int) ([]uint32, error) {
+// itself (not those it inherits) and the flags they were attached with.
+func attached(cgroup int) ([]uint32, uint32, error) {
 	ids := make([]uint32, 8)
 	for {
 		attr := queryAttr{
@@ -131,18 +131,18 @@ func attached(cgroup int) ([]uint32, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("bpf prog query: %w", err)
+			return nil, 0, fmt.Errorf("bpf prog query: %w", err)
 		}
-		return ids[:attr.progCnt], nil
+		return ids[:attr.progCnt], attr.attachFlags, nil
 	}
 }
 
-func attach(cgroup, prog int) error {
+func attach(cgroup, prog int, flags uint32) error {
 	attr := attachAttr{
 		targetFD:    uint32(cgroup),
 		attachBPFFD: uint32(prog),
 		attachType:  unix.BPF_CGROUP_DEVICE,
-		attachFlags: unix.BPF_F_ALLOW_MULTI,
+		attachFlags: flags,
 	}
 	if _, err := bpf(unix.BPF_PROG_ATTACH, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err != nil {
 		return fmt.Errorf("bpf prog attach: %w", err)
@@ -192,9 +192,16 @@ func Apply(dir string, rules []Rule) error {
 		return fmt.Errorf("device rules: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	defer unix.Close(cg)
-	old, err := attached(cg)
+	old, oldFlags, err := attached(cg)
 	if err != nil {
 		return fmt.Errorf("device rules of %s: %w", dir, err)
+	}
+	// A program attached without BPF_F_ALLOW_MULTI (by another tool or
+	// an old runc) admits no other beside it, but one attached with its
+	// flags takes its place at once.
+	flags := uint32(unix.BPF_F_ALLOW_MULTI)
+	if len(old) > 0 && oldFlags&unix.BPF_F_ALLOW_MULTI == 0 {
+		flags = oldFlags
 	}
 	if !allowsAll(rs) {
 		prog, err := program(rs)
@@ -205,7 +212,7 @@ func Apply(dir string, rules []Rule) error {
 		if err != nil {
 			return fmt.Errorf("device rules of %s: %w", dir, err)
 		}
-		err = attach(cg, fd)
+		err = attach(cg, fd, flags)
 		unix.Close(fd) // the attachment holds the program
 		if err != nil {
 			return fmt.Errorf("device rules of %s: %w", dir, err)
@@ -227,7 +234,7 @@ func Attached(dir string) ([]uint32, error) {
 		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
 	}
 	defer unix.Close(cg)
-	ids, err := attached(cg)
+	ids, _, err := attached(cg)
 	if err != nil {
 		return nil, fmt.Errorf("device programs of %s: %w", dir, err)
 	}

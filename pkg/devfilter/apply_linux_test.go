@@ -180,7 +180,7 @@ func TestApply(t *testing.T) {
 		if n := openFDs(t); n != fds {
 			t.Errorf("%q: Apply left %d fds open", step.rules, n-fds)
 		}
-		ids, err := attached(cg)
+		ids, _, err := attached(cg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func TestApplyReplacesMany(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = attach(cg, fd)
+		err = attach(cg, fd, unix.BPF_F_ALLOW_MULTI)
 		unix.Close(fd)
 		if err != nil {
 			t.Fatal(err)
@@ -244,6 +244,40 @@ func TestApplyReplacesMany(t *testing.T) {
 	}
 	if ids, err := Attached(dir); err != nil || len(ids) != 0 {
 		t.Fatalf("attached %v, %v; want none", ids, err)
+	}
+}
+
+// TestApplyReplacesExclusive: a program attached without
+// BPF_F_ALLOW_MULTI is replaced too.
+func TestApplyReplacesExclusive(t *testing.T) {
+	for _, flags := range []uint32{0, unix.BPF_F_ALLOW_OVERRIDE} {
+		dir, cg := newCgroup(t)
+		allowAll := []byte{clsALU | opMOV | srcK, r0, 0, 0, 1, 0, 0, 0, clsJMP | opEXIT, 0, 0, 0, 0, 0, 0, 0}
+		fd, err := load(allowAll)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = attach(cg, fd, flags)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _ := Attached(dir)
+		if err := Apply(dir, parse(t, "c 1:5 r allow")); err != nil {
+			t.Fatalf("flags %d: %v", flags, err)
+		}
+		if ids, err := Attached(dir); err != nil || len(ids) != 1 || ids[0] == old[0] {
+			t.Fatalf("flags %d: attached %v, %v; want one, not %v", flags, ids, err, old)
+		}
+		if got := probe(t, cg, []string{"open:r:/dev/zero", "open:r:/dev/null"}); strings.Join(got, " ") != "ok EPERM" {
+			t.Errorf("flags %d: probe: %q, want ok EPERM", flags, got)
+		}
+		if err := Apply(dir, nil); err != nil {
+			t.Fatalf("flags %d: %v", flags, err)
+		}
+		if got := probe(t, cg, []string{"open:r:/dev/zero"}); strings.Join(got, " ") != "EPERM" {
+			t.Errorf("flags %d: probe after a second Apply: %q, want EPERM", flags, got)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package devfilter
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -95,9 +94,8 @@ func (a *asm) assemble() ([]byte, error) {
 			}
 			in.off = int16(d)
 		}
-		out = append(out, in.code, in.dst&0x0f|in.src<<4)
-		out = binary.LittleEndian.AppendUint16(out, uint16(in.off))
-		out = binary.LittleEndian.AppendUint32(out, uint32(in.imm))
+		out = append(out, in.code, in.dst&0x0f|in.src<<4, byte(in.off), byte(in.off>>8),
+			byte(in.imm), byte(in.imm>>8), byte(in.imm>>16), byte(in.imm>>24))
 	}
 	return out, nil
 }
