@@ -5,9 +5,11 @@ package main
 
 import (
 	"flag"
+	"os"
 	"runtime"
 
 	"github.com/oci-run/oci-run/pkg/cgroup"
+	"github.com/oci-run/oci-run/pkg/cgroup/systemd"
 	"github.com/oci-run/oci-run/pkg/stage"
 )
 
@@ -16,10 +18,21 @@ import (
 func init() { runtime.LockOSThread() }
 
 func main() {
+	systemd.Install()
+	if cgroup.IsManage(os.Args[1:]) {
+		o, err := cgroup.ParseManage(os.Args[1:])
+		if err == nil {
+			err = cgroup.Manage(o)
+		}
+		if err != nil {
+			stage.Fail("oci-cgroup", nil, err)
+		}
+		return
+	}
 	var o cgroup.StageOptions
 	stage.Main(stage.Def{
 		Name:     "oci-cgroup",
-		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] [--id ID] [--systemd] [--defer-pids] [--rm | --join [--paths FILE] [--sub [CTRL:]PATH]...] -- NEXT...",
+		Synopsis: "oci-cgroup [--spec-fd N] [--bundle DIR] [--id ID] [--systemd] [--defer-pids] [--rm | --join [--paths FILE] [--sub [CTRL:]PATH]...] -- NEXT...\n       " + cgroup.ManageSynopsis,
 		Usage:    cgroup.StageUsage,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&o.ID, "id", "", "container id: names the cgroup when linux.cgroupsPath is empty (default oci-cgroup-PID)")

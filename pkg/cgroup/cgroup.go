@@ -1,9 +1,11 @@
 // Package cgroup owns a container's cgroup on cgroup v1, v2 and hybrid
 // hosts: where it is (linux.cgroupsPath), its limits (linux.resources),
-// who is in it, and its removal. The kernel work is done by
-// github.com/opencontainers/cgroups, runc's own manager; this package
-// decides the paths, converts the spec, and adds what a runtime built of
-// separate processes needs:
+// who is in it, and its removal, with its own cgroupfs code (the limits
+// in package limits, usage statistics in package usage): oci-run links no
+// cgroup manager library. systemd-owned cgroups (--systemd-cgroup) need
+// D-Bus for their creation, update and removal: that part is oci-cgroup's
+// (SystemdDriver); everything else works on their cgroupfs directories
+// like on any other. What a runtime built of separate processes needs:
 //
 //   - Plan computes the container's cgroup directories from the spec and the
 //     container id without creating anything, so oci-run can record them in
@@ -35,13 +37,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/cgroups"
-	_ "github.com/opencontainers/cgroups/devices" // device rules: v1 devices controller, v2 eBPF program
-	"github.com/opencontainers/cgroups/fs"
-	"github.com/opencontainers/cgroups/fs2"
-	"github.com/opencontainers/cgroups/systemd"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/oci-run/oci-run/pkg/cgroup/limits"
 )
 
 // Paths is where a container's cgroup is. It is plain data, meant to be
@@ -72,16 +71,24 @@ func (p Paths) Unique() []string {
 // name, or Unified.
 func (p Paths) Dir(controller string) string { return p.Dirs[controller] }
 
+// V2 reports whether the paths are those of a cgroup v2 host: the cgroup2
+// directory alone (a hybrid host has v1 ones too).
+func (p Paths) V2() bool {
+	_, ok := p.Dirs[Unified]
+	return ok && len(p.Dirs) == 1
+}
+
 // Plan is what creating the container's cgroup will do.
 type Plan struct {
-	Host      *Host
-	Paths     Paths
-	Resources *cgroups.Resources
+	Host  *Host
+	Paths Paths
+	// Resources is the spec's linux.resources, checked.
+	Resources *specs.LinuxResources
+	// Devices are the device rules: linux.resources.devices then the
+	// defaults.
+	Devices []limits.DeviceRule
 	// Inner is the path inside each hierarchy (cleaned linux.cgroupsPath).
 	Inner string
-	// KernelTCP is linux.resources.memory.kernelTCP, which the manager
-	// ignores but cgroup v1 still enforces (memory.kmem.tcp.limit_in_bytes).
-	KernelTCP *int64
 	// DeferPids leaves pids.max at "max" in Create; the caller applies
 	// the limit with ApplyDeferred once the runtime's own processes in the
 	// cgroup are set up (see ApplyDeferred).
@@ -120,7 +127,7 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	if h.Mode == V2 && loc.Systemd == nil {
 		// The controllers the directory will have are those its nearest
 		// existing ancestor has: the parents made on the way enable
-		// all of them (fs2.CreateCgroupPath). Unreadable: the writes
+		// all of them (makeDirV2). Unreadable: the writes
 		// will tell.
 		for _, hi := range h.Hierarchies {
 			if hi.Controllers[0] == Unified {
@@ -128,20 +135,20 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 			}
 		}
 	}
-	res, err := resources(r, devs, h, avail)
+	rules, err := resources(r, devs, h, avail)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Host: h, Resources: res, Inner: loc.Inner, KernelTCP: kernelTCP(r)}
+	p := &Plan{Host: h, Resources: r, Devices: rules, Inner: loc.Inner}
 	if loc.Systemd != nil {
-		if !systemd.IsRunningSystemd() {
+		if !SystemdRunning() {
 			return nil, errors.New("--systemd-cgroup: systemd is not running on this host (PID 1 is not systemd); run without --systemd-cgroup to manage the cgroup directly")
 		}
-		m, err := newManager(Paths{Systemd: loc.Systemd}, res)
+		d, err := systemdDirs(h, loc.Systemd)
 		if err != nil {
 			return nil, fmt.Errorf("systemd cgroup %s:%s:%s: %w", loc.Systemd.Slice, loc.Systemd.Prefix, loc.Systemd.Name, err)
 		}
-		p.Paths = Paths{Dirs: maps.Clone(m.GetPaths()), Systemd: loc.Systemd}
+		p.Paths = Paths{Dirs: d, Systemd: loc.Systemd}
 		return p, nil
 	}
 	p.Paths = Paths{Dirs: dirs(h, loc.Inner), Keep: map[string]string{}}
@@ -152,52 +159,19 @@ func planFor(h *Host, s *specs.Spec, id string, useSystemd bool) (*Plan, error) 
 	return p, nil
 }
 
-// newManager builds runc's manager for recorded paths.
-func newManager(p Paths, res *cgroups.Resources) (cgroups.Manager, error) {
-	if res == nil {
-		res = &cgroups.Resources{}
-	}
-	cg := &cgroups.Cgroup{Resources: res}
-	if u := p.Systemd; u != nil {
-		cg.Systemd, cg.Parent, cg.ScopePrefix, cg.Name = true, u.Slice, u.Prefix, u.Name
-		if cgroups.IsCgroup2UnifiedMode() {
-			return systemd.NewUnifiedManager(cg, p.Dirs[Unified])
-		}
-		var dirs map[string]string
-		if len(p.Dirs) > 0 {
-			dirs = maps.Clone(p.Dirs)
-		}
-		return systemd.NewLegacyManager(cg, dirs)
-	}
-	if cgroups.IsCgroup2UnifiedMode() {
-		d := p.Dirs[Unified]
-		if d == "" {
-			return nil, errors.New("no cgroup2 directory recorded")
-		}
-		return fs2.NewManager(cg, d)
-	}
-	// fs.Manager.Destroy deletes from its map: give it a copy.
-	return fs.NewManager(cg, maps.Clone(p.Dirs))
-}
-
 // Cgroup is a container's cgroup, created or loaded.
 type Cgroup struct {
 	Paths Paths
-	m     cgroups.Manager
 }
 
 // Load opens the cgroup of recorded paths for the operations on a live
 // container (freeze, update, stats, pids, signal, destroy). Nothing is
 // created or checked.
 func Load(p Paths) (*Cgroup, error) {
-	if len(p.Dirs) == 0 && p.Systemd == nil {
+	if len(p.Dirs) == 0 {
 		return nil, errors.New("no cgroup paths recorded")
 	}
-	m, err := newManager(p, nil)
-	if err != nil {
-		return nil, err
-	}
-	return &Cgroup{Paths: p, m: m}, nil
+	return &Cgroup{Paths: p}, nil
 }
 
 // ParsePaths reads the JSON form of Paths.
@@ -215,70 +189,96 @@ func ParsePaths(b []byte) (Paths, error) {
 // already exists is reused if it is empty and not frozen, and refused
 // otherwise (as runc does). On failure, whatever was created is removed.
 func (p *Plan) Create(pid int) (*Cgroup, error) {
-	if p.Paths.Systemd == nil {
-		if err := checkReusable(p.Paths); err != nil {
-			return nil, err
-		}
+	if p.Paths.Systemd != nil {
+		return p.createSystemd(pid)
 	}
-	m, err := newManager(p.Paths, p.Resources)
-	if err != nil {
+	if err := checkReusable(p.Paths); err != nil {
 		return nil, err
 	}
-	c := &Cgroup{Paths: p.Paths, m: m}
+	c := &Cgroup{Paths: p.Paths}
 	fail := func(err error) (*Cgroup, error) {
 		if derr := c.Destroy(); derr != nil {
 			return nil, fmt.Errorf("%w (and removing the cgroup: %v)", err, derr)
 		}
 		return nil, err
 	}
-	if p.Paths.Systemd != nil {
-		// systemd creates the scope with its first process in it.
-		if err := m.Apply(pid); err != nil {
-			return fail(fmt.Errorf("create systemd scope: %w", err))
-		}
-		if err := m.Set(p.Resources); err != nil {
-			return fail(setError(err))
-		}
-		return c, nil
-	}
 	// A parent shared with another container can vanish between two
 	// mkdirs when that container's delete removes it (it was empty for a
 	// moment): try again.
-	err = m.Apply(-1)
+	err := p.makeDirs()
 	for try := 0; try < 3 && errors.Is(err, os.ErrNotExist); try++ {
-		err = m.Apply(-1)
+		err = p.makeDirs()
 	}
 	if err != nil {
-		// v1 cpuset writes cpuset.cpus and cpuset.mems while creating.
-		if named := setError(err); !strings.HasPrefix(named.Error(), "linux.resources: ") {
-			return fail(named)
-		}
 		return fail(fmt.Errorf("create cgroup %s: %w", p.Inner, err))
 	}
-	if d := p.Paths.Dir("devices"); d != "" && p.Host.Mode != V2 {
-		if err := writeDeviceRules(d, p.Resources.Devices); err != nil {
-			return fail(err)
-		}
+	r := p.Resources
+	if p.DeferPids && r != nil && r.Pids != nil {
+		rc := *r
+		rc.Pids = nil
+		r = &rc
 	}
-	res := p.Resources
-	if p.DeferPids && res.PidsLimit != nil {
-		r := *res
-		unlimited := int64(-1)
-		r.PidsLimit = &unlimited
-		res = &r
-	}
-	if err := m.Set(res); err != nil {
-		return fail(setError(err))
-	}
-	if err := setKernelTCP(p.Paths, p.KernelTCP); err != nil {
+	if err := applyLimits(p.Host.Mode, p.Paths, r, p.Devices, true); err != nil {
 		return fail(err)
 	}
 	if pid > 0 {
-		if err := m.AddPid("", pid); err != nil {
-			return fail(fmt.Errorf("join cgroup: %w", err))
+		if err := c.Join(pid, nil); err != nil {
+			return fail(err)
 		}
 	}
 	return c, nil
+}
+
+// applyLimits writes r to the cgroup: cgroup v1 files on v1 and hybrid
+// hosts, v2 files on v2 hosts (package limits). withDevices also sets the
+// device rules, which only a new cgroup gets (runc update never changes
+// them).
+func applyLimits(mode Mode, p Paths, r *specs.LinuxResources, devices []limits.DeviceRule, withDevices bool) error {
+	if mode == V2 {
+		ws, err := limits.V2(r)
+		if err != nil {
+			return err
+		}
+		if err := limits.Apply(p.Dir, ws); err != nil {
+			return err
+		}
+		if withDevices {
+			return limits.ApplyDevicesV2(p.Dir(Unified), devices)
+		}
+		return nil
+	}
+	if d := p.Dir("devices"); d != "" && withDevices {
+		if err := limits.WriteDevicesV1(d, devices); err != nil {
+			return err
+		}
+	}
+	return limits.Apply(p.Dir, limits.V1(r))
+}
+
+// makeDirs creates the container's directory in every hierarchy, with
+// what each kind needs of its parents: a v1 cpuset cgroup cannot take a
+// process until its cpus and mems are set, and a v2 cgroup has only the
+// controllers its parent enables.
+func (p *Plan) makeDirs() error {
+	for _, hi := range p.Host.Hierarchies {
+		d := p.Paths.Dirs[hi.Controllers[0]]
+		if d == "" {
+			continue
+		}
+		var err error
+		switch {
+		case p.Host.Mode == V2:
+			err = makeDirV2(d, hi.Mountpoint, usesDomainControllers(p.Resources))
+		case slices.Contains(hi.Controllers, "cpuset"):
+			err = makeDirCpuset(d, hi.Mountpoint)
+		default:
+			err = os.MkdirAll(d, 0o755)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkReusable refuses an existing cgroup that has processes or is
@@ -286,7 +286,7 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 // empty"). runc checks one hierarchy; every one is checked here.
 func checkReusable(p Paths) error {
 	for _, d := range p.Unique() {
-		pids, err := cgroups.GetAllPids(d)
+		pids, err := procsTree(d)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
 				continue
@@ -319,7 +319,7 @@ func (c *Cgroup) Join(pid int, sub map[string]string) error {
 		if _, err := os.Stat(dir); err != nil {
 			return fmt.Errorf("container cgroup %s does not exist (is the container running?)", dir)
 		}
-		if err := cgroups.WriteCgroupProc(dir, pid); err != nil {
+		if err := writeProc(dir, pid); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", dir, err)
 		}
 	}
@@ -358,7 +358,7 @@ func (c *Cgroup) JoinThread(sub map[string]string) error {
 		if ctrl == Unified {
 			file, value = "cgroup.procs", strconv.Itoa(os.Getpid())
 		}
-		if err := writeCgroupFile(dir, file, value); err != nil {
+		if err := limits.WriteFile(filepath.Join(dir, file), value); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("container cgroup %s does not exist (is the container running?)", dir)
 			}
@@ -385,26 +385,6 @@ func (c *Cgroup) JoinDir(ctrl string, sub map[string]string) string {
 		return ""
 	}
 	return c.joinDir(ctrl, sub)
-}
-
-// writeCgroupFile writes value to dir/file in one write(2), retrying EINTR
-// as cgroupfs writes can be interrupted.
-func writeCgroupFile(dir, file, value string) error {
-	fd, err := unix.Open(filepath.Join(dir, file), unix.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return &os.PathError{Op: "open", Path: filepath.Join(dir, file), Err: err}
-	}
-	defer unix.Close(fd)
-	for {
-		_, err = unix.Write(fd, []byte(value))
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
-	if err != nil {
-		return &os.PathError{Op: "write", Path: filepath.Join(dir, file), Err: err}
-	}
-	return nil
 }
 
 // ParseSub parses runc exec's --cgroup values: "path" (every controller)
@@ -443,7 +423,7 @@ func (p *Plan) Leave(pid int) error {
 		if err != nil || strings.HasPrefix(rel, "..") {
 			continue
 		}
-		if err := cgroups.WriteCgroupProc(filepath.Join(hi.Mountpoint, rel), pid); err != nil {
+		if err := writeProc(filepath.Join(hi.Mountpoint, rel), pid); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -456,7 +436,10 @@ func (p *Plan) Leave(pid int) error {
 // create: missing directories are skipped.
 func (c *Cgroup) Destroy() error {
 	if c.Paths.Systemd != nil {
-		return c.m.Destroy()
+		if systemd == nil {
+			return errSystemdHere
+		}
+		return systemd.Destroy(c.Paths)
 	}
 	if c.removeEmpty() {
 		return nil
@@ -548,7 +531,7 @@ func removeParents(dir, keep string) {
 func (c *Cgroup) Pids() ([]int, error) {
 	set := map[int]bool{}
 	for _, d := range c.Paths.Unique() {
-		pids, err := cgroups.GetAllPids(d)
+		pids, err := procsTree(d)
 		if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
 			return nil, fmt.Errorf("processes of cgroup %s: %w", d, err)
 		}
@@ -570,6 +553,3 @@ func (c *Cgroup) Exists() bool {
 	}
 	return false
 }
-
-// Manager is runc's manager underneath, for what this package does not wrap.
-func (c *Cgroup) Manager() cgroups.Manager { return c.m }

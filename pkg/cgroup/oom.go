@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,7 +29,7 @@ func (w *OOMWatcher) Close() error { return w.file.Close() }
 // memory.oom_control through cgroup.event_control; on v2 inotify on
 // memory.events, where an increase of "oom" is an event.
 func (c *Cgroup) WatchOOM() (*OOMWatcher, error) {
-	if cgroups.IsCgroup2UnifiedMode() {
+	if c.Paths.V2() {
 		return watchOOMv2(c.Paths.Dir(Unified))
 	}
 	d := c.Paths.Dir("memory")
@@ -141,7 +140,7 @@ func eventCount(dir, file, key string) (uint64, error) {
 // OOMKills is the number of processes the OOM killer killed in the
 // container's cgroup.
 func (c *Cgroup) OOMKills() (uint64, error) {
-	if cgroups.IsCgroup2UnifiedMode() {
+	if c.Paths.V2() {
 		return eventCount(c.Paths.Dir(Unified), "memory.events", "oom_kill")
 	}
 	return eventCount(c.Paths.Dir("memory"), "memory.oom_control", "oom_kill")

@@ -45,7 +45,7 @@ func (m Mode) String() string {
 // as in github.com/opencontainers/cgroups.
 const Unified = ""
 
-// knownV1 are the v1 hierarchies the cgroup manager knows how to use; other
+// knownV1 are the v1 hierarchies a container gets a directory in; other
 // named hierarchies are left alone, as runc does.
 var knownV1 = []string{
 	"cpuset", "devices", "memory", "cpu", "cpuacct", "pids", "blkio", "hugetlb",

@@ -8,6 +8,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/oci-run/oci-run/pkg/cgroup/limits"
 	"github.com/oci-run/oci-run/pkg/spec"
 )
 
@@ -194,53 +195,37 @@ func TestDirsCoMounted(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-func TestResourcesConversion(t *testing.T) {
+func TestResourcesDeviceRules(t *testing.T) {
 	r := &specs.LinuxResources{
-		Memory: &specs.LinuxMemory{Limit: ptr[int64](100 << 20), Swap: ptr[int64](200 << 20), Reservation: ptr[int64](50 << 20),
-			Swappiness: ptr[uint64](10), DisableOOMKiller: ptr(true)},
-		CPU:  &specs.LinuxCPU{Shares: ptr[uint64](1024), Quota: ptr[int64](50000), Period: ptr[uint64](100000), Cpus: "0-1", Mems: "0", Idle: ptr[int64](1)},
-		Pids: &specs.LinuxPids{Limit: ptr[int64](10)},
-		BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](300),
-			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1000}}},
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rw"}},
 	}
-	res, err := Resources(r, nil, nil)
+	rules, err := Resources(r, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Memory != 100<<20 || res.MemorySwap != 200<<20 || res.MemoryReservation != 50<<20 || *res.MemorySwappiness != 10 || !res.OomKillDisable {
-		t.Errorf("memory: %+v", res)
+	if len(rules) != 2+len(limits.DefaultDeviceRules(nil)) {
+		t.Fatalf("devices: %d rules", len(rules))
 	}
-	// shares 1024 (the v1 default) is weight 100 (the v2 default)
-	if res.CpuShares != 1024 || res.CpuWeight != 100 || res.CpuQuota != 50000 || res.CpuPeriod != 100000 || res.CpusetCpus != "0-1" || *res.CPUIdle != 1 {
-		t.Errorf("cpu: %+v", res)
-	}
-	if *res.PidsLimit != 10 || res.BlkioWeight != 300 || res.BlkioThrottleReadBpsDevice[0].String() != "8:0 1000" {
-		t.Errorf("pids/blkio: %+v", res)
-	}
-	if len(res.Devices) != 2+len(defaultDevices) {
-		t.Fatalf("devices: %d rules", len(res.Devices))
-	}
-	if d := res.Devices[0]; d.Allow || d.Type != 'a' || d.Major != -1 || d.Permissions != "rwm" {
+	if d := rules[0]; d.Allow || d.Type != 'a' || d.Major != -1 || d.Access != "rwm" {
 		t.Errorf("deny all rule: %+v", d)
 	}
-	if d := res.Devices[1]; !d.Allow || d.Type != 'c' || d.Major != 1 || d.Minor != 3 {
+	if d := rules[1]; !d.Allow || d.Type != 'c' || d.Major != 1 || d.Minor != 3 {
 		t.Errorf("allow rule: %+v", d)
 	}
 }
 
 func TestResourcesDefaultDevicesYieldToLinuxDevices(t *testing.T) {
-	res, err := Resources(nil, []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}, nil)
+	rules, err := Resources(nil, []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range res.Devices {
+	for _, d := range rules {
 		if d.Major == 1 && d.Minor == 3 {
 			t.Errorf("default /dev/null rule kept although linux.devices has /dev/null")
 		}
 	}
-	if len(res.Devices) != len(defaultDevices)-1 {
-		t.Errorf("%d rules", len(res.Devices))
+	if len(rules) != len(limits.DefaultDeviceRules(nil))-1 {
+		t.Errorf("%d rules", len(rules))
 	}
 }
 
@@ -309,25 +294,6 @@ func TestResourcesV2Available(t *testing.T) {
 	// Unknown (unreadable cgroup.controllers): the writes decide.
 	if _, err := resources(&refused[0].r, nil, h, nil); err != nil {
 		t.Errorf("without a known set: %v", err)
-	}
-}
-
-func TestSetErrorNamesField(t *testing.T) {
-	tests := map[string]string{
-		`unified resource "memory.max" can't be set: controller "memory" not available`:                  "linux.resources.unified",
-		`failed to write "1" to "/sys/fs/cgroup/pids/x/pids.max": invalid argument`:                      "linux.resources.pids.limit",
-		`unable to set memory limit to 1 (current usage: 5, peak usage: 9)`:                              "linux.resources.memory.limit",
-		`open /sys/fs/cgroup/cpuset/x/cpuset.cpus: invalid argument`:                                     "linux.resources.cpu.cpus",
-		`write /sys/fs/cgroup/blkio/x/blkio.throttle.read_bps_device: no such device`:                    "linux.resources.blockIO.throttleReadBpsDevice",
-		`openat2 /sys/fs/cgroup/blkio/x/blkio.weight: no such file or directory`:                         "linux.resources.blockIO.weight",
-		`failed to write "5:1 rwm" to "/sys/fs/cgroup/devices/x/devices.allow": operation not permitted`: "linux.resources.devices",
-		`something else`: "linux.resources",
-	}
-	for msg, field := range tests {
-		got := setError(errors.New(msg)).Error()
-		if !strings.HasPrefix(got, field+": ") {
-			t.Errorf("%q -> %q, want prefix %s", msg, got, field)
-		}
 	}
 }
 

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/opencontainers/cgroups"
-	devconfig "github.com/opencontainers/cgroups/devices/config"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/oci-run/oci-run/pkg/cgroup/limits"
 	"github.com/oci-run/oci-run/pkg/spec"
 )
 
@@ -22,17 +21,16 @@ func fieldErr(field, format string, args ...any) error {
 	return &spec.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Resources converts linux.resources (and linux.devices, which decide the
-// default device rules) to the cgroup manager's form, the way runc's specconv
-// does: v1 values are kept and the manager converts them for cgroup v2
-// (cpu.shares → cpu.weight, blkio weight → io.weight, memory+swap →
-// memory.swap.max). Kernel memory limits are ignored: kernels since 6.1
-// have no v1 kmem limit and v2 never had one (runc ignores them too).
+// Resources checks linux.resources against the host and returns the
+// device rules (linux.resources.devices, then the defaults every container
+// gets, minus those linux.devices replaces). Kernel memory limits are
+// ignored: kernels since 6.1 have no v1 kmem limit and v2 never had one
+// (runc ignores them too).
 //
 // h, when not nil, is checked for the controllers the resources need, so
 // that a limit this host cannot enforce is refused before anything is
 // created, naming the field.
-func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host) (*cgroups.Resources, error) {
+func Resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host) ([]limits.DeviceRule, error) {
 	return resources(r, linuxDevices, h, nil)
 }
 
@@ -72,32 +70,38 @@ func (a *Available) missing(field, controller string) error {
 
 type v2Use struct{ field, controller string }
 
-// v2Uses lists the controllers a cgroup v2 manager writes files of for
-// res, as it decides (fs2: a limit is set when not zero): an empty
+// v2Uses lists the controllers the cgroup v2 writer (limits.V2) writes
+// files of for r: a value of 0 is "not set" there, so an empty
 // "memory": {} sets nothing, and runc accepts it without a memory
 // controller.
-func v2Uses(res *cgroups.Resources) []v2Use {
+func v2Uses(r *specs.LinuxResources) []v2Use {
+	if r == nil {
+		return nil
+	}
 	var out []v2Use
-	if res.Memory != 0 || res.MemorySwap != 0 || res.MemoryReservation != 0 {
+	nz := func(p *int64) bool { return p != nil && *p != 0 }
+	if m := r.Memory; m != nil && (nz(m.Limit) || nz(m.Swap) || nz(m.Reservation)) {
 		out = append(out, v2Use{"linux.resources.memory", "memory"})
 	}
-	if res.CpuWeight != 0 || res.CpuQuota != 0 || res.CpuPeriod != 0 || res.CpuBurst != nil || res.CPUIdle != nil {
-		out = append(out, v2Use{"linux.resources.cpu", "cpu"})
+	if c := r.CPU; c != nil {
+		if c.Shares != nil && *c.Shares != 0 || nz(c.Quota) || c.Period != nil && *c.Period != 0 || c.Burst != nil || c.Idle != nil {
+			out = append(out, v2Use{"linux.resources.cpu", "cpu"})
+		}
+		if c.Cpus != "" || c.Mems != "" {
+			out = append(out, v2Use{"linux.resources.cpu", "cpuset"})
+		}
 	}
-	if res.CpusetCpus != "" || res.CpusetMems != "" {
-		out = append(out, v2Use{"linux.resources.cpu", "cpuset"})
-	}
-	if res.PidsLimit != nil {
+	if r.Pids != nil && nz(r.Pids.Limit) {
 		out = append(out, v2Use{"linux.resources.pids", "pids"})
 	}
-	if res.BlkioWeight != 0 || len(res.BlkioWeightDevice) > 0 || len(res.BlkioThrottleReadBpsDevice) > 0 || len(res.BlkioThrottleWriteBpsDevice) > 0 ||
-		len(res.BlkioThrottleReadIOPSDevice) > 0 || len(res.BlkioThrottleWriteIOPSDevice) > 0 {
+	if b := r.BlockIO; b != nil && (b.Weight != nil && *b.Weight != 0 || len(b.WeightDevice) > 0 || len(b.ThrottleReadBpsDevice) > 0 ||
+		len(b.ThrottleWriteBpsDevice) > 0 || len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0) {
 		out = append(out, v2Use{"linux.resources.blockIO", "io"})
 	}
-	if len(res.HugetlbLimit) > 0 {
+	if len(r.HugepageLimits) > 0 {
 		out = append(out, v2Use{"linux.resources.hugepageLimits", "hugetlb"})
 	}
-	if len(res.Rdma) > 0 {
+	if len(r.Rdma) > 0 {
 		out = append(out, v2Use{"linux.resources.rdma", "rdma"})
 	}
 	return out
@@ -108,12 +112,14 @@ func v2Uses(res *cgroups.Resources) []v2Use {
 // files (memory.max: no such file or directory); refusing them before
 // anything is created says why, and never lets a limit pass that would
 // not apply.
-func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host, avail *Available) (*cgroups.Resources, error) {
-	res := &cgroups.Resources{}
+func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Host, avail *Available) ([]limits.DeviceRule, error) {
 	var errs spec.Errors
 	add := func(err error) {
-		if fe, ok := err.(*spec.FieldError); ok {
-			errs = append(errs, fe)
+		switch e := err.(type) {
+		case *spec.FieldError:
+			errs = append(errs, e)
+		case spec.Errors:
+			errs = append(errs, e...)
 		}
 	}
 	need := func(field, controller string) {
@@ -126,44 +132,34 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 		}
 		add(fieldErr(field, "the %s controller is not mounted in %s", controller, where))
 	}
+	// Every container has device rules (the defaults at least): on v1 they
+	// need the devices hierarchy, as with runc, which refuses to run a
+	// container without one.
+	need("linux.resources.devices", "devices")
+	var devices []specs.LinuxDeviceCgroup
 	if r != nil {
-		rules, err := deviceRules(r.Devices)
-		if err != nil {
-			add(err)
-		}
-		res.Devices = rules
+		devices = r.Devices
 		if m := r.Memory; m != nil {
 			need("linux.resources.memory", "memory")
+			var limit, swap int64
 			if m.Limit != nil {
-				res.Memory = *m.Limit
-			}
-			if m.Reservation != nil {
-				res.MemoryReservation = *m.Reservation
+				limit = *m.Limit
 			}
 			if m.Swap != nil {
-				res.MemorySwap = *m.Swap
+				swap = *m.Swap
 			}
-			if m.Swappiness != nil {
-				res.MemorySwappiness = m.Swappiness
-				// -1 (as uint64) means "leave the kernel default".
-				if int64(*m.Swappiness) != -1 && *m.Swappiness > 100 {
-					add(fieldErr("linux.resources.memory.swappiness", "%d is out of range 0-100", *m.Swappiness))
-				}
+			// -1 (as uint64) means "leave the kernel default".
+			if s := m.Swappiness; s != nil && int64(*s) != -1 && *s > 100 {
+				add(fieldErr("linux.resources.memory.swappiness", "%d is out of range 0-100", *s))
 			}
-			if m.DisableOOMKiller != nil {
-				res.OomKillDisable = *m.DisableOOMKiller
+			if limit > 0 && swap > 0 && swap < limit {
+				add(fieldErr("linux.resources.memory.swap", "%d is below memory.limit %d (swap is memory+swap)", swap, limit))
 			}
-			if m.CheckBeforeUpdate != nil {
-				res.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
+			if limit < -1 {
+				add(fieldErr("linux.resources.memory.limit", "%d: must be positive, or -1 for no limit", limit))
 			}
-			if res.Memory > 0 && res.MemorySwap > 0 && res.MemorySwap < res.Memory {
-				add(fieldErr("linux.resources.memory.swap", "%d is below memory.limit %d (swap is memory+swap)", res.MemorySwap, res.Memory))
-			}
-			if res.Memory < -1 {
-				add(fieldErr("linux.resources.memory.limit", "%d: must be positive, or -1 for no limit", res.Memory))
-			}
-			if res.MemorySwap < -1 {
-				add(fieldErr("linux.resources.memory.swap", "%d: must be positive, or -1 for no limit", res.MemorySwap))
+			if swap < -1 {
+				add(fieldErr("linux.resources.memory.swap", "%d: must be positive, or -1 for no limit", swap))
 			}
 		}
 		if c := r.CPU; c != nil {
@@ -179,34 +175,8 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 			if c.Mems != "" && !validList(c.Mems) {
 				add(fieldErr("linux.resources.cpu.mems", "%q is not a list of memory nodes (\"0,1\")", c.Mems))
 			}
-			if c.Shares != nil {
-				res.CpuShares = *c.Shares
-				res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(*c.Shares)
-			}
-			if c.Quota != nil {
-				res.CpuQuota = *c.Quota
-			}
-			if c.Period != nil {
-				res.CpuPeriod = *c.Period
-			}
-			if c.Burst != nil {
-				b := *c.Burst
-				res.CpuBurst = &b
-			}
-			if c.RealtimeRuntime != nil {
-				res.CpuRtRuntime = *c.RealtimeRuntime
-			}
-			if c.RealtimePeriod != nil {
-				res.CpuRtPeriod = *c.RealtimePeriod
-			}
-			res.CpusetCpus = c.Cpus
-			res.CpusetMems = c.Mems
-			if c.Idle != nil {
-				i := *c.Idle
-				res.CPUIdle = &i
-				if i != 0 && i != 1 {
-					add(fieldErr("linux.resources.cpu.idle", "%d: must be 0 or 1", i))
-				}
+			if c.Idle != nil && *c.Idle != 0 && *c.Idle != 1 {
+				add(fieldErr("linux.resources.cpu.idle", "%d: must be 0 or 1", *c.Idle))
 			}
 		}
 		// A limit of 0 is "not set": runtime-spec before 1.3 had a plain
@@ -214,66 +184,29 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 		// send 0 for no limit, which runc 1.1 skips.
 		if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit != 0 {
 			need("linux.resources.pids", "pids")
-			l := *r.Pids.Limit
-			res.PidsLimit = &l
 		}
-		if b := r.BlockIO; b != nil {
+		if r.BlockIO != nil {
 			need("linux.resources.blockIO", "blkio")
-			if b.Weight != nil {
-				res.BlkioWeight = *b.Weight
-			}
-			if b.LeafWeight != nil {
-				res.BlkioLeafWeight = *b.LeafWeight
-			}
-			for _, wd := range b.WeightDevice {
-				var w, lw uint16
-				if wd.Weight != nil {
-					w = *wd.Weight
-				}
-				if wd.LeafWeight != nil {
-					lw = *wd.LeafWeight
-				}
-				res.BlkioWeightDevice = append(res.BlkioWeightDevice, cgroups.NewWeightDevice(wd.Major, wd.Minor, w, lw))
-			}
-			throttle := func(in []specs.LinuxThrottleDevice) (out []*cgroups.ThrottleDevice) {
-				for _, td := range in {
-					out = append(out, cgroups.NewThrottleDevice(td.Major, td.Minor, td.Rate))
-				}
-				return out
-			}
-			res.BlkioThrottleReadBpsDevice = throttle(b.ThrottleReadBpsDevice)
-			res.BlkioThrottleWriteBpsDevice = throttle(b.ThrottleWriteBpsDevice)
-			res.BlkioThrottleReadIOPSDevice = throttle(b.ThrottleReadIOPSDevice)
-			res.BlkioThrottleWriteIOPSDevice = throttle(b.ThrottleWriteIOPSDevice)
 		}
 		if len(r.HugepageLimits) > 0 {
 			need("linux.resources.hugepageLimits", "hugetlb")
-			sizes := cgroups.HugePageSizes()
+			sizes := limits.HugePageSizes()
 			for i, l := range r.HugepageLimits {
 				if !slices.Contains(sizes, l.Pagesize) {
 					add(fieldErr(fmt.Sprintf("linux.resources.hugepageLimits[%d].pageSize", i), "%q is not a huge page size of this machine (%s)", l.Pagesize, strings.Join(sizes, ", ")))
 				}
-				res.HugetlbLimit = append(res.HugetlbLimit, &cgroups.HugepageLimit{Pagesize: l.Pagesize, Limit: l.Limit})
 			}
 		}
 		if n := r.Network; n != nil {
 			if n.ClassID != nil {
 				needV1Only(h, "linux.resources.network.classID", "net_cls", add)
-				res.NetClsClassid = *n.ClassID
 			}
 			if len(n.Priorities) > 0 {
 				needV1Only(h, "linux.resources.network.priorities", "net_prio", add)
 			}
-			for _, p := range n.Priorities {
-				res.NetPrioIfpriomap = append(res.NetPrioIfpriomap, &cgroups.IfPrioMap{Interface: p.Name, Priority: int64(p.Priority)})
-			}
 		}
 		if len(r.Rdma) > 0 {
 			need("linux.resources.rdma", "rdma")
-			res.Rdma = make(map[string]cgroups.LinuxRdma, len(r.Rdma))
-			for k, v := range r.Rdma {
-				res.Rdma[k] = cgroups.LinuxRdma{HcaHandles: v.HcaHandles, HcaObjects: v.HcaObjects}
-			}
 		}
 		if len(r.Unified) > 0 {
 			if h != nil && h.Mode != V2 {
@@ -290,12 +223,20 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 					add(avail.missing(fmt.Sprintf("linux.resources.unified[%q]", k), ctrl))
 				}
 			}
-			res.Unified = maps.Clone(r.Unified)
+		}
+		if h != nil && h.Mode == V2 {
+			// Conversions that can fail (swap without a memory limit).
+			if _, err := limits.V2(r); err != nil {
+				add(err)
+			}
 		}
 	}
-	res.Devices = append(res.Devices, defaultDeviceRules(linuxDevices)...)
+	rules, err := limits.DeviceRules(devices, linuxDevices)
+	if err != nil {
+		add(err)
+	}
 	if h != nil && h.Mode == V2 && avail != nil {
-		for _, u := range v2Uses(res) {
+		for _, u := range v2Uses(r) {
 			if !avail.Set[u.controller] {
 				add(avail.missing(u.field, u.controller))
 			}
@@ -304,7 +245,7 @@ func resources(r *specs.LinuxResources, linuxDevices []specs.LinuxDevice, h *Hos
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return res, nil
+	return rules, nil
 }
 
 // needV1Only: net_cls and net_prio have no cgroup v2 equivalent (v2 hosts
@@ -319,179 +260,6 @@ func needV1Only(h *Host, field, controller string, add func(error)) {
 		return
 	}
 	add(fieldErr(field, "the %s controller is not mounted on this host", controller))
-}
-
-func deviceRules(in []specs.LinuxDeviceCgroup) ([]*devconfig.Rule, error) {
-	var out []*devconfig.Rule
-	for i, d := range in {
-		f := fmt.Sprintf("linux.resources.devices[%d]", i)
-		r := &devconfig.Rule{Allow: d.Allow, Major: devconfig.Wildcard, Minor: devconfig.Wildcard}
-		switch d.Type {
-		case "", "a":
-			r.Type = devconfig.WildcardDevice
-		case "b":
-			r.Type = devconfig.BlockDevice
-		case "c":
-			r.Type = devconfig.CharDevice
-		default:
-			return nil, fieldErr(f+".type", "%q: must be \"a\", \"b\" or \"c\"", d.Type)
-		}
-		if d.Major != nil {
-			r.Major = *d.Major
-		}
-		if d.Minor != nil {
-			r.Minor = *d.Minor
-		}
-		if d.Access == "" {
-			return nil, fieldErr(f+".access", "must not be empty (a combination of r, w, m)")
-		}
-		if strings.Trim(d.Access, "rwm") != "" {
-			return nil, fieldErr(f+".access", "%q: only r, w and m are allowed", d.Access)
-		}
-		r.Permissions = devconfig.Permissions(d.Access)
-		out = append(out, r)
-	}
-	return out, nil
-}
-
-// defaultDevice is a device every container may use whatever its device
-// list says, as with runc: the ones the runtime creates in /dev, pseudo
-// terminals, /dev/net/tun, and mknod of anything (opening a node still
-// needs a rule).
-type defaultDevice struct {
-	path string
-	rule devconfig.Rule
-}
-
-var defaultDevices = []defaultDevice{
-	{"", devconfig.Rule{Type: devconfig.CharDevice, Major: devconfig.Wildcard, Minor: devconfig.Wildcard, Permissions: "m", Allow: true}},
-	{"", devconfig.Rule{Type: devconfig.BlockDevice, Major: devconfig.Wildcard, Minor: devconfig.Wildcard, Permissions: "m", Allow: true}},
-	{"/dev/null", devconfig.Rule{Type: devconfig.CharDevice, Major: 1, Minor: 3, Permissions: "rwm", Allow: true}},
-	{"/dev/random", devconfig.Rule{Type: devconfig.CharDevice, Major: 1, Minor: 8, Permissions: "rwm", Allow: true}},
-	{"/dev/full", devconfig.Rule{Type: devconfig.CharDevice, Major: 1, Minor: 7, Permissions: "rwm", Allow: true}},
-	{"/dev/tty", devconfig.Rule{Type: devconfig.CharDevice, Major: 5, Minor: 0, Permissions: "rwm", Allow: true}},
-	{"/dev/zero", devconfig.Rule{Type: devconfig.CharDevice, Major: 1, Minor: 5, Permissions: "rwm", Allow: true}},
-	{"/dev/urandom", devconfig.Rule{Type: devconfig.CharDevice, Major: 1, Minor: 9, Permissions: "rwm", Allow: true}},
-	{"", devconfig.Rule{Type: devconfig.CharDevice, Major: 136, Minor: devconfig.Wildcard, Permissions: "rwm", Allow: true}}, // /dev/pts/*
-	{"", devconfig.Rule{Type: devconfig.CharDevice, Major: 5, Minor: 2, Permissions: "rwm", Allow: true}},                    // /dev/ptmx
-	{"", devconfig.Rule{Type: devconfig.CharDevice, Major: 10, Minor: 200, Permissions: "rwm", Allow: true}},                 // /dev/net/tun
-}
-
-// defaultDeviceRules are appended after linux.resources.devices, so the
-// spec cannot take them away; a linux.devices entry at the same path
-// replaces the default (its own node, its own resource rule).
-func defaultDeviceRules(linuxDevices []specs.LinuxDevice) []*devconfig.Rule {
-	var out []*devconfig.Rule
-	for _, d := range defaultDevices {
-		if d.path != "" && slices.ContainsFunc(linuxDevices, func(ld specs.LinuxDevice) bool { return ld.Path == d.path }) {
-			continue
-		}
-		r := d.rule
-		out = append(out, &r)
-	}
-	return out
-}
-
-// writeDeviceRules writes a new v1 cgroup's device rules one by one in
-// the order given. The kernel lists them in devices.list in the order
-// written, which is how the runtime-spec's "apply entries in the listed
-// order" is checked; the manager's own writer (which runs next, as the
-// authority on the result) computes a minimal sorted transition and finds
-// nothing left to do when the ordered writes already produced the target.
-func writeDeviceRules(dir string, rules []*devconfig.Rule) error {
-	for _, r := range rules {
-		file := "devices.deny"
-		if r.Allow {
-			file = "devices.allow"
-		}
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(r.CgroupString()), 0); err != nil {
-			return fieldErr("linux.resources.devices", "%s %q: %v", file, r.CgroupString(), err)
-		}
-	}
-	return nil
-}
-
-// kernelTCP returns linux.resources.memory.kernelTCP. Kernel memory
-// (memory.kernel) is not: since Linux 6.1 memory.kmem.limit_in_bytes
-// accepts writes and ignores them, and cgroup v2 never had it.
-func kernelTCP(r *specs.LinuxResources) *int64 {
-	if r == nil || r.Memory == nil {
-		return nil
-	}
-	return r.Memory.KernelTCP
-}
-
-// setKernelTCP applies the TCP buffer limit on v1; cgroup v2 accounts
-// socket memory in memory.max and has no separate limit.
-func setKernelTCP(p Paths, limit *int64) error {
-	d := p.Dir("memory")
-	if limit == nil || d == "" {
-		return nil
-	}
-	f := filepath.Join(d, "memory.kmem.tcp.limit_in_bytes")
-	if _, err := os.Stat(f); err != nil {
-		return nil
-	}
-	if err := os.WriteFile(f, []byte(strconv.FormatInt(*limit, 10)), 0); err != nil {
-		return fieldErr("linux.resources.memory.kernelTCP", "%d: %v", *limit, err)
-	}
-	return nil
-}
-
-// fileFields maps the cgroup files the manager writes to the spec field
-// they come from, so that a kernel refusal names the field. Compiled on
-// the first error only: compiling them at package init cost every
-// oci-run and oci-cgroup process 0.2 to 0.4 ms.
-var fileFields = sync.OnceValue(func() []fileField {
-	return []fileField{
-		// The manager's own words for a unified key; they name the key,
-		// whose file can look like another field's (memory.max).
-		{regexp.MustCompile(`unified resource`), "linux.resources.unified"},
-		{regexp.MustCompile(`memory\.(limit_in_bytes|max\b)|memory limit`), "linux.resources.memory.limit"},
-		{regexp.MustCompile(`memory\.(soft_limit_in_bytes|low)`), "linux.resources.memory.reservation"},
-		{regexp.MustCompile(`memory\.(memsw\.limit_in_bytes|swap\.max)|swap`), "linux.resources.memory.swap"},
-		{regexp.MustCompile(`memory\.swappiness|swappiness`), "linux.resources.memory.swappiness"},
-		{regexp.MustCompile(`memory\.(oom_control|oom\.group)`), "linux.resources.memory.disableOOMKiller"},
-		{regexp.MustCompile(`cpu\.(shares|weight)`), "linux.resources.cpu.shares"},
-		{regexp.MustCompile(`cpu\.cfs_quota_us|cpu\.max\b`), "linux.resources.cpu.quota"},
-		{regexp.MustCompile(`cpu\.cfs_period_us`), "linux.resources.cpu.period"},
-		{regexp.MustCompile(`cpu\.(cfs_burst_us|max\.burst)`), "linux.resources.cpu.burst"},
-		{regexp.MustCompile(`cpu\.rt_runtime_us`), "linux.resources.cpu.realtimeRuntime"},
-		{regexp.MustCompile(`cpu\.rt_period_us`), "linux.resources.cpu.realtimePeriod"},
-		{regexp.MustCompile(`cpu\.idle`), "linux.resources.cpu.idle"},
-		{regexp.MustCompile(`cpuset\.cpus`), "linux.resources.cpu.cpus"},
-		{regexp.MustCompile(`cpuset\.mems`), "linux.resources.cpu.mems"},
-		{regexp.MustCompile(`pids\.max`), "linux.resources.pids.limit"},
-		{regexp.MustCompile(`blkio\.(bfq\.)?weight_device|io\.(bfq\.)?weight.*device`), "linux.resources.blockIO.weightDevice"},
-		{regexp.MustCompile(`blkio\.(bfq\.)?weight|io\.(bfq\.)?weight`), "linux.resources.blockIO.weight"},
-		{regexp.MustCompile(`blkio\.leaf_weight`), "linux.resources.blockIO.leafWeight"},
-		{regexp.MustCompile(`blkio\.throttle\.read_bps_device`), "linux.resources.blockIO.throttleReadBpsDevice"},
-		{regexp.MustCompile(`blkio\.throttle\.write_bps_device`), "linux.resources.blockIO.throttleWriteBpsDevice"},
-		{regexp.MustCompile(`blkio\.throttle\.read_iops_device`), "linux.resources.blockIO.throttleReadIOPSDevice"},
-		{regexp.MustCompile(`blkio\.throttle\.write_iops_device`), "linux.resources.blockIO.throttleWriteIOPSDevice"},
-		{regexp.MustCompile(`io\.max`), "linux.resources.blockIO"},
-		{regexp.MustCompile(`hugetlb\.`), "linux.resources.hugepageLimits"},
-		{regexp.MustCompile(`net_cls\.`), "linux.resources.network.classID"},
-		{regexp.MustCompile(`net_prio\.`), "linux.resources.network.priorities"},
-		{regexp.MustCompile(`rdma\.`), "linux.resources.rdma"},
-		{regexp.MustCompile(`devices\.(allow|deny)|device`), "linux.resources.devices"},
-	}
-})
-
-type fileField struct {
-	re    *regexp.Regexp
-	field string
-}
-
-// setError names the spec field behind a failed write of the manager.
-func setError(err error) error {
-	msg := err.Error()
-	for _, ff := range fileFields() {
-		if ff.re.MatchString(msg) {
-			return fmt.Errorf("%s: %w", ff.field, err)
-		}
-	}
-	return fmt.Errorf("linux.resources: %w", err)
 }
 
 // cpuList is the kernel's list format for cpuset.cpus and cpuset.mems

@@ -3,7 +3,6 @@ package cgroup
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/oci-run/oci-run/pkg/pipeline"
@@ -44,11 +42,6 @@ type StageOptions struct {
 // spec's limits and join it (or, with Join, join an existing one), then
 // exec the rest of the pipeline.
 func RunStage(s *stage.Stage, o StageOptions) error {
-	if s.Sync != nil {
-		// The manager warns through logrus on stderr, which is the
-		// container's stderr under oci-run.
-		logrus.SetOutput(io.Discard)
-	}
 	id := o.ID
 	if id == "" {
 		id = "oci-cgroup-" + strconv.Itoa(os.Getpid())
@@ -269,6 +262,11 @@ linux.cgroupsPath: absolute = from the root of each hierarchy; relative =
 under this process's own cgroup in each hierarchy; empty = --id under it.
 With --systemd it is "slice:prefix:name" and systemd creates the scope.
 An existing cgroup is reused only if it is empty and not frozen.
+
+With --destroy or --update (management mode, no spec fd, no pipeline) an
+existing cgroup given by its recorded paths (--paths FILE, JSON) is
+removed, or gets the linux.resources of --resources FILE|- (JSON); with
+--systemd through systemd. oci-run uses it for the cgroups systemd owns.
 
 With --join the cgroup must exist; nothing is created and no limit is
 touched (oci-run exec). --sub PATH or --sub CTRL[,CTRL]:PATH joins an

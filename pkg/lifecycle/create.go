@@ -329,7 +329,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 	err = r.follow(c, s, rt, cmd.Process.Pid)
 	trace.Point("ready")
 	if err == nil {
-		err = applyDeferred(c.State.CgroupPaths, s)
+		err = r.applyDeferred(c.State.CgroupPaths, s)
 		trace.Point("limits")
 	}
 	werr := cmd.Wait()
@@ -367,7 +367,7 @@ func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOption
 		trace.Point("ready")
 	}
 	if err == nil {
-		err = applyDeferred(c.State.CgroupPaths, s)
+		err = r.applyDeferred(c.State.CgroupPaths, s)
 		trace.Point("limits")
 	}
 	if err != nil {

@@ -71,7 +71,7 @@ func (r *Runtime) destroyWith(c *state.Container, s *specs.Spec) error {
 	// and stages of a create that is still running live in the cgroup:
 	// removing the cgroup kills them first.
 	var firstErr error
-	if err := destroyCgroups(st.CgroupPaths); err != nil {
+	if err := r.destroyCgroups(st.CgroupPaths); err != nil {
 		firstErr = fmt.Errorf("remove cgroups of %s: %w", st.ID, err)
 	}
 	if err := r.detachMounts(st); err != nil && firstErr == nil {

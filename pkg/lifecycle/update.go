@@ -31,14 +31,10 @@ func (r *Runtime) Update(id string, upd *specs.LinuxResources) error {
 		return err
 	}
 	merged := cgroup.Merge(cur, upd)
-	cg, err := loadCgroup(c.State.CgroupPaths)
-	if err != nil {
-		return err
-	}
-	if cg == nil {
+	if len(c.State.CgroupPaths.Dirs) == 0 {
 		return fmt.Errorf("container %s has no cgroup", id)
 	}
-	if err := cg.Update(merged); err != nil {
+	if err := r.updateCgroup(c.State.CgroupPaths, merged); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(merged, "", "  ")
