@@ -28,6 +28,13 @@ type RunOptions struct {
 // signals to the init, waits for it, deletes the container (unless Keep)
 // and returns the init's exit code (128+n when killed by signal n).
 func (r *Runtime) Run(o RunOptions) (int, error) {
+	sigs := make(chan os.Signal, 128)
+	if !o.Detach {
+		// First thing, so that the checks hide as much of it as they
+		// can. Never given back (signal.Stop): this process ends after
+		// Run, and disabling 65 signals costs as much as enabling them.
+		o.fatalCaught = ocisignal.CatchEarly(sigs)
+	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return 1, fmt.Errorf("bundle: %w", err)
@@ -55,12 +62,6 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return 1, fmt.Errorf("become subreaper: %w", err)
 		}
-	}
-	sigs := make(chan os.Signal, 128)
-	if !o.Detach {
-		// Never given back (signal.Stop): this process ends after Run,
-		// and disabling 65 signals costs as much as enabling them.
-		o.fatalCaught = ocisignal.CatchEarly(sigs)
 	}
 	// The container stays locked from create to start: nothing can come
 	// between, and start needs not read again what create knows.
