@@ -114,10 +114,16 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 		CreatorStart: self.StartTime,
 	}
 	err = c.Save()
-	if err == nil {
-		err = os.WriteFile(c.Path(state.ConfigFile), raw, 0o600)
-	}
 	trace.Point("state")
+	// The copy of the configuration (for exec, update and poststop
+	// hooks) is written on another thread while the container is made:
+	// nothing reads it before create returns.
+	saved := make(chan error, 1)
+	if err == nil {
+		go func() { saved <- os.WriteFile(c.Path(state.ConfigFile), raw, 0o600) }()
+	} else {
+		saved <- nil
+	}
 	if err == nil && o.listen > 0 {
 		// The saved configuration stays the bundle's: exec does not
 		// get the activation's environment.
@@ -125,6 +131,9 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	}
 	if err == nil {
 		err = r.runChain(c, s, raw, o)
+	}
+	if serr := <-saved; err == nil && serr != nil {
+		err = fmt.Errorf("save the configuration: %w", serr)
 	}
 	if err != nil {
 		r.destroy(c)
