@@ -52,8 +52,8 @@ type CreateOptions struct {
 	// raw and spec are config.json as run already read it.
 	raw  []byte
 	spec *specs.Spec
-	// fatalCaught (run in the foreground) is closed once the signals that
-	// would end this process are caught (pkg/signal CatchEarly):
+	// fatalCaught (run in the foreground) is closed once the signals sent
+	// to end this process are caught (pkg/signal CatchEarly):
 	// the container's state, the first thing left behind, waits for it.
 	fatalCaught <-chan struct{}
 	// cgroup is the plan the checks made (the hierarchies read once).

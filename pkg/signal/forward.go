@@ -8,13 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// early are the forwarded signals whose default action in a Go program
-// would end it or dump it (HUP, INT, QUIT, ABRT, TERM, STKFLT): caught
+// early are the forwarded signals a user or an engine sends to end a
+// process (HUP, INT, TERM), whose default action would end oci-run: caught
 // before anything of the container exists, so that a container being
 // created is never left behind by an early SIGTERM. Until it is caught, a
-// late one is ignored, or for TSTP, TTIN and TTOU stops the runtime,
-// which SIGCONT resumes where it was.
-var early = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGABRT, unix.SIGTERM, unix.SIGSTKFLT}
+// late one is ignored, stops the runtime (TSTP, TTIN, TTOU; SIGCONT
+// resumes it where it was), or for QUIT, ABRT and STKFLT, which report
+// or provoke a crash, ends it as any Go program, leaving what delete
+// removes.
+var early = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGTERM}
 
 // Forwarded are the signals a runtime in the foreground (run, exec)
 // passes on to the container's process: every standard signal a user or
@@ -82,9 +84,9 @@ func CatchEarly(c chan<- os.Signal) <-chan struct{} {
 // standard ones and the realtime ones. Catching every signal cost 2 ms of
 // CPU and 180 context switches per run here (see Forwarded), so the
 // foreground commands catch these only once the container has outlived
-// its start-up: one sent before is ignored (the Go runtime ignores a
-// signal of these that nobody asked for) or stops the runtime (TSTP,
-// TTIN, TTOU by default), never fatal.
+// its start-up: one sent before is ignored (the Go runtime ignores most
+// of these when nobody asked for them), stops the runtime (TSTP, TTIN,
+// TTOU) or ends it (QUIT, ABRT, STKFLT; see early).
 func CatchLate(c chan<- os.Signal) {
 	ossignal.Notify(c, Late...)
 }
