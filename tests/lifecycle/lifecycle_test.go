@@ -566,3 +566,37 @@ func TestCreateWithoutProcess(t *testing.T) {
 	r.must("delete", "--force", id)
 	r.noLeaks(id, nil)
 }
+
+// A run killed as soon as its container has started (run saves the
+// created state while the container starts, so the kill may land before
+// that save or after it): the container reads as running (saved) or
+// stopped (create's first state, its creator gone), never anything else,
+// and delete --force leaves nothing either way.
+func TestRunKilledOnceStarted(t *testing.T) {
+	for i := 0; i < 5; i++ {
+		r := newRT(t)
+		b, _ := bundle(t, "sh", "-c", "echo ready; sleep 100")
+		id := testutil.ID(t)
+		cmd := exec.Command(r.bin, "--root", r.root, "run", "-b", b, id)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(out).ReadString('\n')
+		cmd.Process.Kill()
+		cmd.Wait()
+		if line != "ready\n" {
+			r.run("delete", "--force", id)
+			t.Fatalf("first line %q (%v)", line, err)
+		}
+		st := r.state(id)
+		if st.Status != specs.StateRunning && st.Status != specs.StateStopped {
+			t.Errorf("run killed after start: status %q", st.Status)
+		}
+		r.must("delete", "--force", id)
+		r.noLeaks(id, nil)
+	}
+}
