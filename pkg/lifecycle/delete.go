@@ -15,14 +15,14 @@ import (
 // Delete removes a stopped container; with force, it kills a live one
 // first.
 func (r *Runtime) Delete(id string, force bool) error {
-	return r.deleteWith(id, force, nil)
+	return r.deleteWith(id, force, nil, r.open)
 }
 
 // deleteWith is Delete for a caller that has the container's
 // configuration at hand (run): its poststop hooks come from s, not from
-// the saved copy read and parsed again.
-func (r *Runtime) deleteWith(id string, force bool, s *specs.Spec) error {
-	c, err := r.open(id)
+// the saved copy read and parsed again; open loads the container.
+func (r *Runtime) deleteWith(id string, force bool, s *specs.Spec, open func(string) (*state.Container, error)) error {
+	c, err := open(id)
 	if force && errors.Is(err, state.ErrNotExist) {
 		// As runc and crun: forcing the removal of what is not there
 		// succeeds, so cleanup after a failed create can always call it.

@@ -13,6 +13,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/proc"
 	ocisignal "github.com/oci-run/oci-run/pkg/signal"
 	"github.com/oci-run/oci-run/pkg/spec"
+	"github.com/oci-run/oci-run/pkg/state"
 	"github.com/oci-run/oci-run/pkg/trace"
 )
 
@@ -90,6 +91,11 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		err = c.Save()
 		trace.Point("saved")
 	}
+	// What delete will find, unless someone writes the state meanwhile.
+	known, stamp, stampErr := c.State, state.Stamp{}, error(nil)
+	if err == nil {
+		stamp, stampErr = c.Stamp()
+	}
 	if err != nil {
 		c.Close()
 		r.Delete(o.ID, true)
@@ -106,7 +112,17 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		tty.Drain()
 	}
 	if !o.Keep {
-		if err := r.deleteWith(o.ID, true, cs); err != nil {
+		open := r.open
+		if stampErr == nil {
+			open = func(id string) (*state.Container, error) {
+				c, err := r.Store.OpenUnchanged(id, known, stamp)
+				if err == nil {
+					r.wire(c)
+				}
+				return c, err
+			}
+		}
+		if err := r.deleteWith(o.ID, true, cs, open); err != nil {
 			return code, err
 		}
 		trace.Point("delete")

@@ -182,6 +182,47 @@ func (s Store) Peek(id string) (*Container, error) {
 	return c, c.load(id)
 }
 
+// Stamp identifies one version of state.json: its inode, size and
+// modification time. Save writes a new version through a swap of two
+// files, so any write since changes at least the inode or the time.
+type Stamp struct {
+	ino   uint64
+	size  int64
+	mtime unix.Timespec
+}
+
+// Stamp returns the stamp of the state.json on disk now.
+func (c *Container) Stamp() (Stamp, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(c.Dir, StateFile), &st); err != nil {
+		return Stamp{}, err
+	}
+	return Stamp{ino: st.Ino, size: st.Size, mtime: st.Mtim}, nil
+}
+
+// OpenUnchanged is Open for a caller that keeps the state it saved itself
+// (known, with the stamp of that save): when state.json is still that
+// version, known is used rather than the file read and decoded again
+// (encoding/json's first decode of a State is 0.15 ms of a short-lived
+// process).
+func (s Store) OpenUnchanged(id string, known State, stamp Stamp) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	c, err := lockDir(s.dir(id))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, notExistError{id}
+		}
+		return nil, err
+	}
+	if now, err := c.Stamp(); err == nil && now == stamp {
+		c.State = known
+		return c, nil
+	}
+	return c, c.load(id)
+}
+
 func (c *Container) load(id string) error {
 	b, err := os.ReadFile(filepath.Join(c.Dir, StateFile))
 	if errors.Is(err, os.ErrNotExist) {

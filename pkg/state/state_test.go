@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,51 @@ func TestOCIStateJSON(t *testing.T) {
 				t.Errorf("%s: no %q in %s", status, k, b)
 			}
 		}
+	}
+}
+
+// OpenUnchanged uses the caller's copy while state.json is the version
+// the caller saved, and reads the file once anyone has saved since.
+func TestOpenUnchanged(t *testing.T) {
+	s := Store{Root: filepath.Join(t.TempDir(), "root")}
+	c, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.State = State{ID: "c1", Bundle: "/saved"}
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	stamp, err := c.Stamp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	// A copy that differs from the file shows which one was used.
+	known := State{ID: "c1", Bundle: "/known"}
+	c, err = s.OpenUnchanged("c1", known, stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Bundle != "/known" {
+		t.Errorf("unchanged state.json: got bundle %q, want the caller's copy", c.State.Bundle)
+	}
+	c.State.Bundle = "/other"
+	if err := c.Save(); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c, err = s.OpenUnchanged("c1", known, stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State.Bundle != "/other" {
+		t.Errorf("state.json saved since: got bundle %q, want the file's /other", c.State.Bundle)
+	}
+	if err := c.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OpenUnchanged("c1", known, stamp); !errors.Is(err, ErrNotExist) {
+		t.Errorf("removed container: %v, want ErrNotExist", err)
 	}
 }
