@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -78,12 +80,19 @@ var (
 	rootfsErr  error
 )
 
+// sharedRootfsPrefix names the shared rootfs of a test binary, with its
+// pid: a test binary cannot remove it when it ends (nothing runs after
+// the tests of a package but os.Exit), so the next one removes those of
+// binaries that have ended.
+const sharedRootfsPrefix = "oci-run-rootfs-"
+
 // SharedRootfs is a busybox rootfs built once per test binary and shared
 // read-only by bundles that do not change their rootfs.
 func SharedRootfs(t testing.TB) string {
 	t.Helper()
 	rootfsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "oci-run-rootfs-")
+		removeStaleRootfs()
+		dir, err := os.MkdirTemp("", sharedRootfsPrefix+strconv.Itoa(os.Getpid())+"-")
 		if err == nil {
 			// MkdirTemp makes it 0700: a container's non-root user could
 			// not even reach its own root directory.
@@ -98,6 +107,20 @@ func SharedRootfs(t testing.TB) string {
 		t.Fatalf("build rootfs: %v", rootfsErr)
 	}
 	return rootfsDir
+}
+
+// removeStaleRootfs removes the shared rootfs of test binaries that are
+// no longer running (a dead pid, or a directory named before the pid was
+// part of the name).
+func removeStaleRootfs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), sharedRootfsPrefix+"*"))
+	for _, d := range dirs {
+		pid, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), sharedRootfsPrefix), "-")
+		if n, err := strconv.Atoi(pid); err == nil && n > 0 && (n == os.Getpid() || syscall.Kill(n, 0) == nil) {
+			continue
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // NewRootfs builds a private busybox rootfs the test may change.
