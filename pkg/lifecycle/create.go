@@ -333,8 +333,6 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 			return err
 		}
 	}
-	// The chain sets the container up from here (pkg/memtrim).
-	_ = memtrim.Code()
 	err = r.follow(c, s, rt, cmd.Process.Pid)
 	trace.Point("ready")
 	if err == nil {
@@ -368,10 +366,6 @@ func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOption
 		c.State.Pid, c.State.PidStart = pid, stat.StartTime
 	}
 	if err == nil {
-		// From here this process waits while the container is set up
-		// (pkg/memtrim), which costs it about 50 page faults afterwards;
-		// the child is exec'ing oci-mount meanwhile.
-		_ = memtrim.Code()
 		err = r.follow(c, s, rt, pid)
 		trace.Point("ready")
 	}
@@ -410,6 +404,10 @@ func containerSide(argv []string) []string {
 // listener's state too; ready ends the loop) wait for it, as long as head
 // is alive to send it.
 func (r *Runtime) follow(c *state.Container, s *specs.Spec, rt *syncsock.Conn, head int) error {
+	// From here this process mostly waits while the container is set
+	// up: it gives back its code pages (pkg/memtrim), for about 40 page
+	// faults afterwards.
+	_ = memtrim.Code()
 	var waiting []syncsock.Message
 	for {
 		var m syncsock.Message

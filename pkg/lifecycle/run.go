@@ -91,16 +91,14 @@ func (r *Runtime) Run(o RunOptions) (int, error) {
 		err = c.Save()
 		trace.Point("saved")
 	}
-	// What delete will find, unless someone writes the state meanwhile.
-	known, stamp, stampErr := c.State, state.Stamp{}, error(nil)
-	if err == nil {
-		stamp, stampErr = c.Stamp()
-	}
 	if err != nil {
 		c.Close()
 		r.Delete(o.ID, true)
 		return 1, err
 	}
+	// What delete will find, unless someone writes the state meanwhile.
+	known := c.State
+	stamp, stampErr := c.Stamp()
 	pid, start := c.State.Pid, c.State.PidStart
 	c.Close()
 	if o.Detach {
