@@ -18,6 +18,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/hooks"
 	"github.com/oci-run/oci-run/pkg/memtrim"
 	"github.com/oci-run/oci-run/pkg/mountclean"
+	"github.com/oci-run/oci-run/pkg/namespace"
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/preflight"
 	"github.com/oci-run/oci-run/pkg/proc"
@@ -58,6 +59,9 @@ type CreateOptions struct {
 	fatalCaught <-chan struct{}
 	// cgroup is the plan the checks made (the hierarchies read once).
 	cgroup *cgroup.Plan
+	// ns (the host side done here, inProcess) is the thread that makes
+	// the namespaces ahead of the clone, started after the checks.
+	ns *nsThread
 	// saveAfterStart (run): create leaves the created state unsaved; run
 	// saves it once it has started the container, holding the lock all
 	// along, so that the write overlaps the container's own start.
@@ -82,6 +86,10 @@ func (r *Runtime) create(o CreateOptions) (*state.Container, *specs.Spec, error)
 	}
 	trace.Point("checks")
 	s, raw, bundle, cgPaths := pf.Spec, pf.Raw, o.Bundle, pf.Cgroup
+	if r.inProcess(s) {
+		o.ns = enterEarly(namespace.NewPlan(s))
+		defer o.ns.end()
+	}
 	o.cgroup = pf.CgroupPlan
 	// pf.Warnings are left to the stages, which report them as they act.
 	mounts, err := recordMounts(pf.Rootfs)

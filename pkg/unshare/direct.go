@@ -98,23 +98,8 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 		}
 		defer closeAll(opened)
 	}
-	for _, j := range p.Join {
-		if err := setnsPath(&j); err != nil {
-			return 0, err
-		}
-	}
-	if flags := p.Clone&inThread | newTimeFlag(p); flags != 0 {
-		if err := unix.Unshare(int(flags)); err != nil {
-			return 0, fmt.Errorf("create namespaces (flags %#x): %w", flags, err)
-		}
-	}
-	if err := setNames(p); err != nil {
+	if err := Enter(p); err != nil {
 		return 0, err
-	}
-	if p.JoinPid != nil {
-		if err := setnsPath(p.JoinPid); err != nil {
-			return 0, err
-		}
 	}
 	prog, argv, env, err := resolve(argv, env, files)
 	if child != nil {
@@ -123,6 +108,52 @@ func Launch(p *namespace.Plan, argv, env []string, files []uintptr, dir string, 
 	if err != nil {
 		return 0, err
 	}
+	return spawn(p, prog, argv, env, files, dir, sys)
+}
+
+// Enter is the first half of Launch for a Direct plan, for a caller
+// that prepares the thread ahead of the clone (oci-run makes the
+// namespaces while it writes the state and creates the cgroup): it joins
+// the namespaces given by path and creates the new uts, net, ipc and time
+// ones on the calling locked thread, and names the host. Start is the
+// second half.
+func Enter(p *namespace.Plan) error {
+	for _, j := range p.Join {
+		if err := setnsPath(&j); err != nil {
+			return err
+		}
+	}
+	if flags := p.Clone&inThread | newTimeFlag(p); flags != 0 {
+		if err := unix.Unshare(int(flags)); err != nil {
+			return fmt.Errorf("create namespaces (flags %#x): %w", flags, err)
+		}
+	}
+	if err := setNames(p); err != nil {
+		return err
+	}
+	if p.JoinPid != nil {
+		if err := setnsPath(p.JoinPid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start is the second half of Launch for a Direct plan, on the thread
+// that Enter prepared: it clones the first process with the remaining
+// new namespaces, which execs argv.
+func Start(p *namespace.Plan, argv, env []string, files []uintptr, dir string, sys *syscall.SysProcAttr) (int, error) {
+	if !Direct(p) {
+		return 0, errors.New("internal: unshare.Start with a plan that needs oci-unshare's parent")
+	}
+	prog, argv, env, err := resolve(argv, env, files)
+	if err != nil {
+		return 0, err
+	}
+	return spawn(p, prog, argv, env, files, dir, sys)
+}
+
+func spawn(p *namespace.Plan, prog string, argv, env []string, files []uintptr, dir string, sys *syscall.SysProcAttr) (int, error) {
 	if sys == nil {
 		sys = &syscall.SysProcAttr{}
 	}
