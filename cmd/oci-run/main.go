@@ -15,6 +15,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/lifecycle"
 	"github.com/oci-run/oci-run/pkg/logging"
 	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/sysmon"
 	"github.com/oci-run/oci-run/pkg/trace"
 )
 
@@ -70,6 +71,7 @@ var started time.Time
 
 func main() {
 	started = time.Now()
+	sysmon.Calm()
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/spec"
 	"github.com/oci-run/oci-run/pkg/syncsock"
+	"github.com/oci-run/oci-run/pkg/sysmon"
 	"github.com/oci-run/oci-run/pkg/trace"
 )
 
@@ -106,6 +107,7 @@ type Stage struct {
 // Main parses the command line and the spec, runs the stage and exits.
 func Main(d Def) {
 	trace.Point("main")
+	sysmon.Calm()
 	traceName = d.Name
 	run(d, os.Args[1:], nil)
 }
