@@ -121,95 +121,124 @@ type flagOpt struct {
 	resetAt bool // "atime", "norelatime", "nostrictatime": back to the default
 }
 
+// The option tables are arrays of constants, not maps: a map literal is
+// built by code at package init, in every process that links this
+// package (oci-run and oci-mount, on every container start), where an
+// array is data in the binary. Lookups are a scan of a few dozen names.
+
+type namedFlag struct {
+	name string
+	flagOpt
+}
+
 // flags are the options every mount accepts, as mount(8) and runc know them.
-var flags = map[string]flagOpt{
-	"ro":            {attr: unix.MOUNT_ATTR_RDONLY, sb: "ro"},
-	"rw":            {attr: unix.MOUNT_ATTR_RDONLY, sb: "rw", clear: true},
-	"nosuid":        {attr: unix.MOUNT_ATTR_NOSUID},
-	"suid":          {attr: unix.MOUNT_ATTR_NOSUID, clear: true},
-	"nodev":         {attr: unix.MOUNT_ATTR_NODEV},
-	"dev":           {attr: unix.MOUNT_ATTR_NODEV, clear: true},
-	"noexec":        {attr: unix.MOUNT_ATTR_NOEXEC},
-	"exec":          {attr: unix.MOUNT_ATTR_NOEXEC, clear: true},
-	"nodiratime":    {attr: unix.MOUNT_ATTR_NODIRATIME},
-	"diratime":      {attr: unix.MOUNT_ATTR_NODIRATIME, clear: true},
-	"nosymfollow":   {attr: unix.MOUNT_ATTR_NOSYMFOLLOW},
-	"symfollow":     {attr: unix.MOUNT_ATTR_NOSYMFOLLOW, clear: true},
-	"relatime":      {isAtime: true, atime: unix.MOUNT_ATTR_RELATIME},
-	"noatime":       {isAtime: true, atime: unix.MOUNT_ATTR_NOATIME},
-	"strictatime":   {isAtime: true, atime: unix.MOUNT_ATTR_STRICTATIME},
-	"atime":         {isAtime: true, resetAt: true},
-	"norelatime":    {isAtime: true, resetAt: true},
-	"nostrictatime": {isAtime: true, resetAt: true},
-	"sync":          {sb: "sync"},
-	"async":         {sb: "async"},
-	"dirsync":       {sb: "dirsync"},
-	"mand":          {sb: "mand"},
-	"nomand":        {sb: "nomand"},
-	"lazytime":      {sb: "lazytime"},
-	"nolazytime":    {sb: "nolazytime"},
+var flags = [...]namedFlag{
+	{"ro", flagOpt{attr: unix.MOUNT_ATTR_RDONLY, sb: "ro"}},
+	{"rw", flagOpt{attr: unix.MOUNT_ATTR_RDONLY, sb: "rw", clear: true}},
+	{"nosuid", flagOpt{attr: unix.MOUNT_ATTR_NOSUID}},
+	{"suid", flagOpt{attr: unix.MOUNT_ATTR_NOSUID, clear: true}},
+	{"nodev", flagOpt{attr: unix.MOUNT_ATTR_NODEV}},
+	{"dev", flagOpt{attr: unix.MOUNT_ATTR_NODEV, clear: true}},
+	{"noexec", flagOpt{attr: unix.MOUNT_ATTR_NOEXEC}},
+	{"exec", flagOpt{attr: unix.MOUNT_ATTR_NOEXEC, clear: true}},
+	{"nodiratime", flagOpt{attr: unix.MOUNT_ATTR_NODIRATIME}},
+	{"diratime", flagOpt{attr: unix.MOUNT_ATTR_NODIRATIME, clear: true}},
+	{"nosymfollow", flagOpt{attr: unix.MOUNT_ATTR_NOSYMFOLLOW}},
+	{"symfollow", flagOpt{attr: unix.MOUNT_ATTR_NOSYMFOLLOW, clear: true}},
+	{"relatime", flagOpt{isAtime: true, atime: unix.MOUNT_ATTR_RELATIME}},
+	{"noatime", flagOpt{isAtime: true, atime: unix.MOUNT_ATTR_NOATIME}},
+	{"strictatime", flagOpt{isAtime: true, atime: unix.MOUNT_ATTR_STRICTATIME}},
+	{"atime", flagOpt{isAtime: true, resetAt: true}},
+	{"norelatime", flagOpt{isAtime: true, resetAt: true}},
+	{"nostrictatime", flagOpt{isAtime: true, resetAt: true}},
+	{"sync", flagOpt{sb: "sync"}},
+	{"async", flagOpt{sb: "async"}},
+	{"dirsync", flagOpt{sb: "dirsync"}},
+	{"mand", flagOpt{sb: "mand"}},
+	{"nomand", flagOpt{sb: "nomand"}},
+	{"lazytime", flagOpt{sb: "lazytime"}},
+	{"nolazytime", flagOpt{sb: "nolazytime"}},
 	// Only change kernel log verbosity or need filesystem support that
 	// fsconfig does not carry generically: accepted, like runc, with no
 	// effect.
-	"silent":     {},
-	"loud":       {},
-	"iversion":   {},
-	"noiversion": {},
-	"defaults":   {},
+	{"silent", flagOpt{}},
+	{"loud", flagOpt{}},
+	{"iversion", flagOpt{}},
+	{"noiversion", flagOpt{}},
+	{"defaults", flagOpt{}},
 }
 
-var recursive = map[string]flagOpt{
-	"rro":            flags["ro"],
-	"rrw":            flags["rw"],
-	"rnosuid":        flags["nosuid"],
-	"rsuid":          flags["suid"],
-	"rnodev":         flags["nodev"],
-	"rdev":           flags["dev"],
-	"rnoexec":        flags["noexec"],
-	"rexec":          flags["exec"],
-	"rnodiratime":    flags["nodiratime"],
-	"rdiratime":      flags["diratime"],
-	"rnosymfollow":   flags["nosymfollow"],
-	"rsymfollow":     flags["symfollow"],
-	"rrelatime":      flags["relatime"],
-	"rnorelatime":    flags["norelatime"],
-	"rnoatime":       flags["noatime"],
-	"ratime":         flags["atime"],
-	"rstrictatime":   flags["strictatime"],
-	"rnostrictatime": flags["nostrictatime"],
+// flag looks name up in flags.
+func flag(name string) (flagOpt, bool) {
+	for i := range flags {
+		if flags[i].name == name {
+			return flags[i].flagOpt, true
+		}
+	}
+	return flagOpt{}, false
 }
 
-var propagation = map[string]Propagation{
-	"shared":      {unix.MS_SHARED, false},
-	"rshared":     {unix.MS_SHARED, true},
-	"slave":       {unix.MS_SLAVE, false},
-	"rslave":      {unix.MS_SLAVE, true},
-	"private":     {unix.MS_PRIVATE, false},
-	"rprivate":    {unix.MS_PRIVATE, true},
-	"unbindable":  {unix.MS_UNBINDABLE, false},
-	"runbindable": {unix.MS_UNBINDABLE, true},
+// recursiveFlag looks up the recursive form of a per-mount attribute
+// ("rro", "rnosuid", "ratime", ...): "r" and the name of a flag that
+// sets a mount attribute or the atime family (not a superblock-only or
+// no-effect flag), as runc knows them.
+func recursiveFlag(name string) (flagOpt, bool) {
+	base, ok := strings.CutPrefix(name, "r")
+	if !ok {
+		return flagOpt{}, false
+	}
+	f, ok := flag(base)
+	if !ok || f.attr == 0 && !f.isAtime {
+		return flagOpt{}, false
+	}
+	return f, true
+}
+
+type namedPropagation struct {
+	name string
+	Propagation
+}
+
+var propagation = [...]namedPropagation{
+	{"shared", Propagation{unix.MS_SHARED, false}},
+	{"rshared", Propagation{unix.MS_SHARED, true}},
+	{"slave", Propagation{unix.MS_SLAVE, false}},
+	{"rslave", Propagation{unix.MS_SLAVE, true}},
+	{"private", Propagation{unix.MS_PRIVATE, false}},
+	{"rprivate", Propagation{unix.MS_PRIVATE, true}},
+	{"unbindable", Propagation{unix.MS_UNBINDABLE, false}},
+	{"runbindable", Propagation{unix.MS_UNBINDABLE, true}},
 }
 
 // ParsePropagation parses a propagation name (linux.rootfsPropagation and
 // mount options share the names).
 func ParsePropagation(s string) (Propagation, bool) {
-	p, ok := propagation[s]
-	return p, ok
+	for i := range propagation {
+		if propagation[i].name == s {
+			return propagation[i].Propagation, true
+		}
+	}
+	return Propagation{}, false
 }
 
 // fsFlags lists, per filesystem type, the parameters without a value the
 // kernel accepts; any other bare word is refused before the kernel sees
 // it. A type not listed passes bare words through (the runtime cannot know
 // every filesystem); cgroup v1 takes controller names, so any word.
-var fsFlags = map[string][]string{
-	"proc":    {},
-	"sysfs":   {},
-	"mqueue":  {},
-	"devpts":  {"newinstance"},
-	"tmpfs":   {"noswap", "inode32", "inode64", "quota", "usrquota", "grpquota"},
-	"cgroup2": {"nsdelegate", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "favordynmods", "pids_localevents"},
-	"overlay": {"userxattr", "volatile"},
-	"bind":    {},
+func fsFlags(typ string) (known []string, listed bool) {
+	switch typ {
+	case "proc", "sysfs", "mqueue", "bind":
+		return nil, true
+	case "devpts":
+		return []string{"newinstance"}, true
+	case "tmpfs":
+		return []string{"noswap", "inode32", "inode64", "quota", "usrquota", "grpquota"}, true
+	case "cgroup2":
+		return []string{"nsdelegate", "memory_localevents", "memory_recursiveprot", "memory_hugetlb_accounting", "favordynmods", "pids_localevents"}, true
+	case "overlay":
+		return []string{"userxattr", "volatile"}, true
+	}
+	return nil, false
 }
 
 // IsBind reports whether a mount of this type with these options is a bind
@@ -289,7 +318,7 @@ func (o *Options) add(typ, opt string) error {
 		// helpers; mount(8) does not pass them to the kernel either.
 		return nil
 	}
-	if f, ok := flags[opt]; ok {
+	if f, ok := flag(opt); ok {
 		o.apply(&o.Attr, f)
 		if f.sb != "" {
 			o.SBFlags = append(o.SBFlags, f.sb)
@@ -301,14 +330,14 @@ func (o *Options) add(typ, opt string) error {
 		}
 		return nil
 	}
-	if f, ok := recursive[opt]; ok {
+	if f, ok := recursiveFlag(opt); ok {
 		o.apply(&o.RecAttr, f)
 		if opt == "rro" {
 			o.ReadOnly = true
 		}
 		return nil
 	}
-	if p, ok := propagation[opt]; ok {
+	if p, ok := ParsePropagation(opt); ok {
 		o.Propagation = append(o.Propagation, p)
 		return nil
 	}
@@ -324,9 +353,9 @@ func (o *Options) add(typ, opt string) error {
 		// them, and so does runc.
 		return nil
 	}
-	known, listed := fsFlags[typ]
+	known, listed := fsFlags(typ)
 	if o.Bind {
-		known, listed = fsFlags["bind"], true
+		known, listed = fsFlags("bind")
 	}
 	if listed && !contains(known, opt) {
 		return fmt.Errorf("unknown option %q", opt)
@@ -365,14 +394,14 @@ func contains(list []string, s string) bool {
 // are not listed.
 func Names() []string {
 	out := []string{"bind", "rbind", "remount", "tmpcopyup", "idmap", "ridmap"}
-	for n := range flags {
-		out = append(out, n)
+	for _, f := range flags {
+		out = append(out, f.name)
+		if _, ok := recursiveFlag("r" + f.name); ok {
+			out = append(out, "r"+f.name)
+		}
 	}
-	for n := range recursive {
-		out = append(out, n)
-	}
-	for n := range propagation {
-		out = append(out, n)
+	for _, p := range propagation {
+		out = append(out, p.name)
 	}
 	sort.Strings(out)
 	return out
