@@ -279,7 +279,7 @@ func (c *Container) Close() {
 // lock, so the temporary file can have a fixed name (no random name to
 // find, no chmod after).
 func (c *Container) Save() error {
-	b, err := json.MarshalIndent(&c.State, "", "  ")
+	b, err := marshal(&c.State)
 	if err != nil {
 		return err
 	}
