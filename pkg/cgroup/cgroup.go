@@ -93,6 +93,30 @@ type Plan struct {
 	// the limit with ApplyDeferred once the runtime's own processes in the
 	// cgroup are set up (see ApplyDeferred).
 	DeferPids bool
+	// unifiedMade: MakeUnified made the cgroup2 directory, and the first
+	// process was born in it: Create does not count it as another's.
+	unifiedMade bool
+}
+
+// MakeUnified makes the container's cgroup2 directory of a hybrid host
+// alone, and returns it ("" on a host without one, or a v2 host, where
+// Create makes everything): the first process is then cloned into it
+// (CLONE_INTO_CGROUP) before Create makes the v1 hierarchies, which the
+// process joins by thread (see oci-run's early clone). An existing
+// directory is refused as Create refuses it.
+func (p *Plan) MakeUnified() (string, error) {
+	d := p.Paths.Dir(Unified)
+	if d == "" || p.Host.Mode != Hybrid || p.Paths.Systemd != nil {
+		return "", nil
+	}
+	if err := checkReusable(Paths{Dirs: map[string]string{Unified: d}}); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("create cgroup %s: %w", d, err)
+	}
+	p.unifiedMade = true
+	return d, nil
 }
 
 // NewPlan computes the container's cgroup from the spec and the container
@@ -192,7 +216,12 @@ func (p *Plan) Create(pid int) (*Cgroup, error) {
 	if p.Paths.Systemd != nil {
 		return p.createSystemd(pid)
 	}
-	if err := checkReusable(p.Paths); err != nil {
+	reuse := p.Paths
+	if p.unifiedMade {
+		reuse.Dirs = maps.Clone(p.Paths.Dirs)
+		delete(reuse.Dirs, Unified)
+	}
+	if err := checkReusable(reuse); err != nil {
 		return nil, err
 	}
 	c := &Cgroup{Paths: p.Paths}
@@ -376,6 +405,29 @@ func (c *Cgroup) JoinThreadV1(sub map[string]string) error {
 	v1.Paths.Dirs = maps.Clone(c.Paths.Dirs)
 	delete(v1.Paths.Dirs, Unified)
 	return v1.JoinThread(sub)
+}
+
+// TasksFiles opens, for writing, the tasks file of every v1 hierarchy of
+// the container's cgroup: a thread that writes "0" to one joins that
+// hierarchy (by thread: no RCU grace period, unlike cgroup.procs). The
+// caller hands them to the first process (oci-run's early clone).
+func (c *Cgroup) TasksFiles() ([]*os.File, error) {
+	var files []*os.File
+	for _, ctrl := range slices.Sorted(maps.Keys(c.Paths.Dirs)) {
+		if ctrl == Unified {
+			continue
+		}
+		name := filepath.Join(c.Paths.Dirs[ctrl], "tasks")
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("open %s: %w", name, err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // JoinDir is the directory Join enters for a controller (Unified for

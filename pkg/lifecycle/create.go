@@ -359,7 +359,7 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 // (inProcess): the container's first process is its child, started into
 // next (oci-mount ...).
 func (r *Runtime) runInProcess(c *state.Container, s *specs.Spec, o CreateOptions, rt, st *syncsock.Conn, files []*os.File, env, next []string) error {
-	pid, err := r.launch(s, o, files, env, next)
+	pid, err := r.launch(s, o, rt, files, env, next)
 	st.Close()
 	r.TraceGroup("oci-run")
 	if err != nil {

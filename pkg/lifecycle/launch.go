@@ -19,6 +19,7 @@ import (
 	"github.com/oci-run/oci-run/pkg/pipeline"
 	"github.com/oci-run/oci-run/pkg/stage"
 	"github.com/oci-run/oci-run/pkg/state"
+	"github.com/oci-run/oci-run/pkg/syncsock"
 	"github.com/oci-run/oci-run/pkg/trace"
 	"github.com/oci-run/oci-run/pkg/unshare"
 )
@@ -59,9 +60,14 @@ func (r *Runtime) inProcess(s *specs.Spec) bool {
 
 // launch is the in-process host side. files are the child's descriptors
 // from 3 on (preserved ones, spec, sync, fifo, console) and env its
-// environment; next is the pipeline from oci-mount on. It returns the pid
-// of the container's first process, a child of this process.
-func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, next []string) (int, error) {
+// environment; next is the pipeline from oci-mount on; rt is the
+// runtime's end of the sync socket. It returns the pid of the container's
+// first process, a child of this process.
+//
+// Where the host has v1 hierarchies (a v1 or hybrid host, not systemd),
+// the first process is cloned before they are made, and joins them
+// itself once they are (earlyClone).
+func (r *Runtime) launch(s *specs.Spec, o CreateOptions, rt *syncsock.Conn, files []*os.File, env, next []string) (int, error) {
 	trees, err := idmappedTrees(s, o.Bundle)
 	if err != nil {
 		return 0, err
@@ -74,6 +80,7 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		}
 	}
 	plan.DeferPids = true
+	early := earlyClone(plan)
 
 	// The stages of the container side, sealed (pkg/exeseal), placed
 	// after the other descriptors. Sealing needs nothing of the cgroup's:
@@ -94,7 +101,13 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		f, err := exeseal.SealAll(paths)
 		sealc <- sealing{f, err}
 	}()
-	cg, err := plan.Create(-1)
+	var cg *cgroup.Cgroup
+	var unified string
+	if early {
+		unified, err = plan.MakeUnified()
+	} else if cg, err = plan.Create(-1); err == nil {
+		unified = cg.Paths.Dir(cgroup.Unified)
+	}
 	sr := <-sealc
 	sealed := sr.files
 	defer func() {
@@ -123,13 +136,13 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 	trace.Point("seal")
 
 	sys := &syscall.SysProcAttr{}
-	if d := cg.Paths.Dir(cgroup.Unified); d != "" {
+	if unified != "" {
 		// cgroup2: born there (clone3 CLONE_INTO_CGROUP), so this process
 		// never enters it and no cgroup.procs write waits for the kernel's
 		// RCU grace period.
-		dfd, err := unix.Open(d, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		dfd, err := unix.Open(unified, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return 0, fmt.Errorf("open cgroup %s: %w", d, err)
+			return 0, fmt.Errorf("open cgroup %s: %w", unified, err)
 		}
 		defer unix.Close(dfd)
 		sys.UseCgroupFD, sys.CgroupFD = true, dfd
@@ -139,15 +152,82 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, files []*os.File, env, 
 		ns = enterEarly(namespace.NewPlan(s))
 	}
 	defer ns.end()
+	if early {
+		join := "1"
+		if ns.plan.Clone&unix.CLONE_NEWCGROUP != 0 {
+			join = "ns"
+		}
+		env = append(env, stage.EnvCgroupJoin+"="+join)
+	}
 	var pid int
 	ns.run(func(p *namespace.Plan, entered error) {
-		if err = entered; err == nil {
-			if err = cg.JoinThreadV1(nil); err == nil {
-				pid, err = unshare.Start(p, next, env, fds, o.Bundle, sys)
-			}
+		if err = entered; err != nil {
+			return
+		}
+		if early {
+			// The cgroup namespace comes after the join, from the
+			// process itself (stage.JoinCgroup).
+			q := *p
+			q.Clone &^= unix.CLONE_NEWCGROUP
+			pid, err = unshare.Start(&q, next, env, fds, o.Bundle, sys)
+			return
+		}
+		if err = cg.JoinThreadV1(nil); err == nil {
+			pid, err = unshare.Start(p, next, env, fds, o.Bundle, sys)
 		}
 	})
-	return pid, err
+	if err != nil || !early {
+		return pid, err
+	}
+	// The first process execs oci-mount and starts its Go runtime while
+	// the v1 hierarchies are made; it waits for their tasks files before
+	// it does anything of the container's.
+	cg, err = plan.Create(-1)
+	if err == nil {
+		err = handCgroup(rt, cg)
+	}
+	if err != nil {
+		killChild(pid)
+		return 0, err
+	}
+	trace.Point("v1")
+	return pid, nil
+}
+
+// earlyClone decides whether launch clones the first process before the
+// v1 hierarchies of its cgroup exist: on a v1 or hybrid host, where
+// making them is a mkdir and the control files per hierarchy (1 ms with
+// the limits here), and where the process can join them by thread
+// without the RCU grace period of a whole-process move. It then starts
+// oci-mount meanwhile (1.5 ms of exec and Go start-up here) and oci-mount
+// joins before anything else (stage.JoinCgroup): its main thread writes
+// "0" to each hierarchy's tasks file, and it makes the cgroup namespace
+// after. On cgroup v2 the process is born in its cgroup (one mkdir),
+// which it cannot join by thread later.
+//
+// What differs from a process born in its cgroup: its exec and Go
+// start-up are billed to oci-run's cgroup (the design prefers the
+// runtime's own stages not billed to the container), and the Go
+// runtime's threads of oci-mount stay in oci-run's v1 cgroups until the
+// exec of the user program ends them. Nothing of the container runs
+// before the join.
+func earlyClone(p *cgroup.Plan) bool {
+	return p.Host.Mode != cgroup.V2 && p.Paths.Systemd == nil
+}
+
+// handCgroup sends the first process the tasks files of the v1
+// hierarchies (syncsock.TypeCgroup).
+func handCgroup(rt *syncsock.Conn, cg *cgroup.Cgroup) error {
+	files, err := cg.TasksFiles()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	return rt.Send(syncsock.Message{Type: syncsock.TypeCgroup, Files: files})
 }
 
 // nsThread is the throwaway thread (onThrowawayThread) the container's

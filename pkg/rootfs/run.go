@@ -15,6 +15,9 @@ import (
 // Run is oci-mount: plan, check, prepare the rootfs, enter it, and exec
 // the rest of the pipeline from sealed descriptors.
 func Run(s *stage.Stage, o Options) error {
+	if err := s.JoinCgroup(); err != nil {
+		return err
+	}
 	p, err := Build(s.Spec, s.Bundle, o)
 	if err != nil {
 		return err

@@ -57,6 +57,12 @@ const (
 	// (package idmap), as "INDEX=FD" for mounts[INDEX]; oci-mount closes
 	// them.
 	EnvMountFDs = "OCI_MOUNT_FDS"
+	// EnvCgroupJoin: set by oci-run when it started the container's first
+	// process before the cgroup's v1 hierarchies existed: oci-mount waits
+	// for their tasks files (syncsock.TypeCgroup) and joins them by thread
+	// before anything else (JoinCgroup); "ns" makes the cgroup namespace
+	// after the join. Carries no descriptor.
+	EnvCgroupJoin = "OCI_CGROUP_JOIN"
 )
 
 // Def describes one stage binary.
@@ -422,7 +428,7 @@ func StripEnv(env []string) []string {
 }
 
 func isHandover(kv string) bool {
-	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, EnvMountFDs, trace.Env} {
+	for _, k := range []string{EnvSync, EnvFifo, EnvConsole, EnvStageFDs, EnvSeccomp, EnvPreserve, EnvMountFDs, EnvCgroupJoin, trace.Env} {
 		if strings.HasPrefix(kv, k+"=") {
 			return true
 		}

@@ -41,6 +41,11 @@ const (
 	// TypeTrace carries a stage's timing marks (OCI_TRACE, package trace),
 	// sent right before it execs the next program.
 	TypeTrace = "trace"
+	// TypeCgroup, from the runtime to the first stage of the container
+	// side when it started that stage before the cgroup's v1 hierarchies
+	// existed (OCI_CGROUP_JOIN): the hierarchies' tasks files, one
+	// descriptor each, for the stage's thread to join.
+	TypeCgroup = "cgroup"
 )
 
 // Message is one packet.
@@ -112,8 +117,9 @@ func (c *Conn) Send(m Message) error {
 	return nil
 }
 
-// maxFiles bounds the descriptors one packet carries.
-const maxFiles = 4
+// maxFiles bounds the descriptors one packet carries: the most is a
+// TypeCgroup's, one per v1 hierarchy (nine on a usual v1 host).
+const maxFiles = 16
 
 // Recv reads one message; io.EOF when every peer has closed its end.
 func (c *Conn) Recv() (Message, error) {
@@ -123,7 +129,7 @@ func (c *Conn) Recv() (Message, error) {
 	}
 	buf, oob := c.buf, c.oob
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, _, err := unix.Recvmsg(int(c.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
@@ -131,6 +137,9 @@ func (c *Conn) Recv() (Message, error) {
 			return Message{}, fmt.Errorf("sync socket: receive: %w", err)
 		}
 		files, ferr := parseRights(oob[:oobn])
+		if ferr == nil && flags&unix.MSG_CTRUNC != 0 {
+			ferr = fmt.Errorf("more than %d descriptors: the rest were dropped", maxFiles)
+		}
 		if n == 0 && len(files) == 0 {
 			return Message{}, io.EOF
 		}
