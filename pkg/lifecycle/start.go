@@ -31,8 +31,10 @@ func (r *Runtime) start(c *state.Container, s *specs.Spec) error {
 	case state.Created:
 	case state.Stopped:
 		return errors.New("cannot start a container that has stopped")
-	case state.Running, state.Paused:
+	case state.Running:
 		return errors.New("cannot start an already running container")
+	case state.Paused:
+		return errors.New("cannot start a container in the paused state")
 	default:
 		return fmt.Errorf("cannot start a container in the %s state", status)
 	}

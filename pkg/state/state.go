@@ -353,13 +353,15 @@ func (c *Container) Status() string {
 	if !proc.Alive(st.Pid, st.PidStart) {
 		return Stopped
 	}
-	if _, err := os.Lstat(c.Path(FifoFile)); err == nil {
-		return Created
-	}
+	// Frozen comes first, as in runc: a created container that is paused
+	// reads paused, refuses start, and resume gives it back created.
 	if st.FreezerState != nil {
 		if frozen, err := st.FreezerState(); err == nil && frozen {
 			return Paused
 		}
+	}
+	if _, err := os.Lstat(c.Path(FifoFile)); err == nil {
+		return Created
 	}
 	return Running
 }

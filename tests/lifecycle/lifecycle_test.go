@@ -305,6 +305,31 @@ func TestCreateStartStateDelete(t *testing.T) {
 	r.noLeaks(id, before)
 }
 
+// A created container can be paused, as with runc: it then reads paused
+// and refuses start, and resume gives it back created, ready to start.
+func TestPauseCreated(t *testing.T) {
+	r := newRT(t)
+	before := testutil.Mounts(t)
+	b, _ := bundle(t, "true")
+	id := testutil.ID(t)
+	r.must("create", "--bundle", b, id)
+	r.must("pause", id)
+	if st := r.state(id); st.Status != "paused" {
+		t.Fatalf("after pause of a created container: %s", st.Status)
+	}
+	if res := r.run("start", id); res.code == 0 || !strings.Contains(res.stderr, "paused") {
+		t.Fatalf("start of a paused container: %+v", res)
+	}
+	r.must("resume", id)
+	if st := r.state(id); st.Status != specs.StateCreated {
+		t.Fatalf("after resume: %s", st.Status)
+	}
+	r.must("start", id)
+	r.waitStatus(id, specs.StateStopped)
+	r.must("delete", id)
+	r.noLeaks(id, before)
+}
+
 func TestKillDeliversSignal(t *testing.T) {
 	r := newRT(t)
 	out := filepath.Join(t.TempDir(), "out")
