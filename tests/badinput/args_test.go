@@ -133,7 +133,8 @@ func TestWrongState(t *testing.T) {
 	if hasExec(r) {
 		refused(t, r, "", "paused", nil, "exec", id, "true")
 	}
-	refused(t, r, "", "already running", nil, "start", id)
+	// runc's words for a paused container, created or running.
+	refused(t, r, "", "in the paused state", nil, "start", id)
 	refused(t, r, "", "not stopped", nil, "delete", id)
 	r.Must("resume", id)
 	if st := r.Status(id); st != "running" || pid() != first {
