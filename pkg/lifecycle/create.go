@@ -311,7 +311,9 @@ func (r *Runtime) runChain(c *state.Container, s *specs.Spec, raw []byte, o Crea
 		return err
 	}
 	r.Log.Debugf("create %s: %s", o.ID, pipeline.Quote(argv))
-	if r.inProcess(s) {
+	// create started the thread that makes the namespaces exactly when
+	// oci-run does the host side itself (inProcess).
+	if o.ns != nil {
 		r.Log.Debugf("oci-run does the work of oci-cgroup and oci-unshare for %s itself", o.ID)
 		return r.runInProcess(c, s, o, rt, st, extra, env, containerSide(argv))
 	}

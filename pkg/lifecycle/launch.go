@@ -148,9 +148,6 @@ func (r *Runtime) launch(s *specs.Spec, o CreateOptions, rt *syncsock.Conn, file
 		sys.UseCgroupFD, sys.CgroupFD = true, dfd
 	}
 	ns := o.ns
-	if ns == nil {
-		ns = enterEarly(namespace.NewPlan(s))
-	}
 	defer ns.end()
 	if early {
 		join := "1"
@@ -235,7 +232,9 @@ func handCgroup(rt *syncsock.Conn, cg *cgroup.Cgroup) error {
 // passed, and makes the new uts, ipc and net namespaces (unshare.Enter)
 // while this process writes the state and creates the cgroup: 0.6 ms
 // here, most of it the network namespace, that were in the critical
-// path. Only then does it join the cgroup and clone. The namespaces are
+// path. Only then does it clone: into the cgroup it made, or, with
+// earlyClone, before the v1 hierarchies, which the first process joins
+// itself. The namespaces are
 // charged to this process's memory cgroup instead of the container's, as
 // crun's are (runc makes them from its init, already in the cgroup).
 // A create that fails before the clone ends the thread, and the
